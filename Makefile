@@ -1,0 +1,61 @@
+# Developer entry points. `make help` lists them. Every target installs what it needs first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
+RUN := $(UV) run --frozen --no-sync
+PROTO_OUT := libs/protocol
+
+.PHONY: help install proto proto-check fmt lint typecheck test test-unit test-integration bench up migrate services-up clean
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
+
+.venv/.installed: pyproject.toml uv.lock
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
+	$(UV) sync --frozen
+	@touch $@
+
+install: .venv/.installed ## create .venv with every dependency from uv.lock
+
+proto: install ## regenerate Python code from proto/ (grpcio-tools)
+	$(RUN) python -m iot_devstack.protogen $(PROTO_OUT)
+
+proto-check: install ## fail when the generated code in libs/protocol is stale
+	$(RUN) python -m iot_devstack.protogen --check $(PROTO_OUT)
+
+fmt: install ## format the code (ruff)
+	$(RUN) ruff format libs services tests
+	$(RUN) ruff check --fix libs services tests
+
+lint: install ## lint (ruff)
+	$(RUN) ruff check libs services tests
+	$(RUN) ruff format --check libs services tests
+
+typecheck: install ## type-check (mypy, strict)
+	$(RUN) mypy libs services tests
+
+services-up: ## make sure the local RabbitMQ and PostgreSQL are running
+	@bash .ci/services-up
+
+test-unit: install ## unit tests (no network)
+	$(RUN) pytest tests/unit -q
+
+test-integration: install services-up ## integration tests (real RabbitMQ and PostgreSQL)
+	$(RUN) pytest tests/integration -q
+
+test: install services-up lint typecheck proto-check ## everything CI runs: lint, types, stale-code check, all tests
+	$(RUN) pytest -q
+
+bench: install services-up ## throughput and latency benchmark (prints ratios against baselines)
+	$(RUN) python -m tests.bench
+
+migrate: install services-up ## apply the database migrations to the local database
+	$(RUN) iot-db migrate --create-database
+
+up: install services-up ## run the whole system locally: migrations, services, three simulated sensors
+	$(RUN) iot-dev up
+
+clean: ## remove the virtual environment and caches
+	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,36 @@
+"""Typed settings from IOT_* environment variables, defaulting to the local development services."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Local development only: a deployment sets these through its secrets.
+LOCAL_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
+LOCAL_DATABASE_URL = "postgresql://iot_app@127.0.0.1:5432/iot"
+
+
+class ServiceSettings(BaseSettings):
+    """Settings every service has; each service subclasses it with its own fields."""
+
+    model_config = SettingsConfigDict(env_prefix="IOT_", extra="ignore", frozen=True)
+
+    amqp_url: str = Field(LOCAL_AMQP_URL, description="RabbitMQ URL (IOT_AMQP_URL)")
+    http_host: str = Field("0.0.0.0", description="address of the health/metrics server")
+    http_port: int = Field(9100, ge=0, le=65535, description="0 picks a free port")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["auto", "json", "console"] = Field(
+        "auto", description="auto: readable on a terminal, JSON otherwise"
+    )
+    reconnect_max_seconds: float = Field(
+        10.0, gt=0, description="longest wait between reconnection attempts"
+    )
+
+
+class DatabaseSettings(ServiceSettings):
+    """Settings of a service that writes to PostgreSQL."""
+
+    database_url: str = Field(LOCAL_DATABASE_URL, description="PostgreSQL URL (IOT_DATABASE_URL)")
+    database_pool_size: int = Field(4, ge=1, le=64)
