@@ -1,0 +1,21 @@
+"""RabbitMQ plumbing over aiormq: reconnecting connections, topology, confirmed publishing and
+a batching consumer that acknowledges only after the batch's effect is durable."""
+
+from iot_messaging.backoff import Backoff
+from iot_messaging.connection import connect_with_retry
+from iot_messaging.consumer import BatchConsumer, ConsumerMetrics, Delivery, InvalidMessageError
+from iot_messaging.publisher import Publisher, PublishError
+from iot_messaging.topology import declare_queue, declare_topology
+
+__all__ = [
+    "Backoff",
+    "BatchConsumer",
+    "ConsumerMetrics",
+    "Delivery",
+    "InvalidMessageError",
+    "PublishError",
+    "Publisher",
+    "connect_with_retry",
+    "declare_queue",
+    "declare_topology",
+]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, TypeVar
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Local development only: a deployment sets these through its secrets.
@@ -34,3 +34,18 @@ class DatabaseSettings(ServiceSettings):
 
     database_url: str = Field(LOCAL_DATABASE_URL, description="PostgreSQL URL (IOT_DATABASE_URL)")
     database_pool_size: int = Field(4, ge=1, le=64)
+
+
+S = TypeVar("S", bound=ServiceSettings)
+
+
+def load_settings(cls: type[S]) -> S:
+    """Read settings from the environment; on a bad value, print one clear line and exit 2."""
+    try:
+        return cls()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"IOT_{'_'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise SystemExit(f"invalid configuration: {problems}") from None

@@ -1,0 +1,1 @@
+"""measurements-ingester: the hot path from sensor.all.measurements.db_writer into PostgreSQL."""

@@ -1,0 +1,134 @@
+"""Persistent, confirmed publishing of protobuf messages on the iot exchange."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import aiormq
+from aiormq.abc import AbstractChannel, AbstractConnection
+from google.protobuf.message import Message
+from iot_routing import EXCHANGE, QueueSpec
+
+from iot_messaging.backoff import Backoff
+from iot_messaging.connection import connect_with_retry
+from iot_messaging.topology import declare_topology
+
+CONTENT_TYPE = "application/x-protobuf"
+PERSISTENT = 2
+
+
+class PublishError(Exception):
+    """The broker did not confirm the message (nacked, unroutable, or the connection failed)."""
+
+
+class Publisher:
+    """Publishes with publisher confirms on one lazily opened, self-healing channel.
+
+    `publish` returns only once RabbitMQ has confirmed the message, which for persistent
+    messages on quorum queues means it is replicated to disk. Messages are published with the
+    mandatory flag, so a message no queue would take is an error rather than silently dropped.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        log: Any,
+        declare: tuple[QueueSpec, ...] = (),
+        max_delay: float = 10.0,
+    ) -> None:
+        self._url = url
+        self._log = log
+        self._declare = declare
+        self._max_delay = max_delay
+        self._connection: AbstractConnection | None = None
+        self._channel: AbstractChannel | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def connected(self) -> bool:
+        return self._channel is not None and not self._channel.is_closed
+
+    async def _ensure_channel(self, stop: asyncio.Event | None) -> AbstractChannel:
+        async with self._lock:
+            if self._channel is not None and not self._channel.is_closed:
+                return self._channel
+            await self._close_connection()
+            connection = await connect_with_retry(self._url, self._log, stop, self._max_delay)
+            if connection is None:
+                raise PublishError("stopped before the broker could be reached")
+            self._connection = connection
+            channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+            await declare_topology(channel, *self._declare)
+            self._channel = channel
+            return channel
+
+    async def publish(
+        self,
+        routing_key: str,
+        message: Message,
+        *,
+        expiration_ms: int | None = None,
+        timeout: float = 10.0,
+        stop: asyncio.Event | None = None,
+    ) -> None:
+        """Publish once and wait for the confirm; raise PublishError if it is not confirmed."""
+        channel = await self._ensure_channel(stop)
+        properties = aiormq.spec.Basic.Properties(
+            delivery_mode=PERSISTENT,
+            content_type=CONTENT_TYPE,
+            message_type=message.DESCRIPTOR.full_name,
+            expiration=str(expiration_ms) if expiration_ms is not None else None,
+        )
+        try:
+            confirmation = await channel.basic_publish(
+                message.SerializeToString(),
+                exchange=EXCHANGE.name,
+                routing_key=routing_key,
+                properties=properties,
+                mandatory=True,
+                timeout=timeout,
+            )
+        except (aiormq.exceptions.AMQPError, OSError, TimeoutError, RuntimeError) as exc:
+            # The channel may be half-dead; drop it so the next call starts afresh.
+            await self._reset()
+            raise PublishError(f"publish to {routing_key} failed: {exc!r}") from exc
+        if not isinstance(confirmation, aiormq.spec.Basic.Ack):
+            raise PublishError(f"broker refused message for {routing_key}: {confirmation!r}")
+
+    async def publish_until_confirmed(
+        self, routing_key: str, message: Message, stop: asyncio.Event | None = None
+    ) -> bool:
+        """Retry publish with backoff until confirmed; False if stop was set first.
+
+        A retry after a lost confirm can publish the message twice; consumers deduplicate by
+        the message's idempotency key, so that is safe.
+        """
+        backoff = Backoff(maximum=self._max_delay)
+        while stop is None or not stop.is_set():
+            try:
+                await self.publish(routing_key, message, stop=stop)
+            except PublishError as exc:
+                self._log.warning(
+                    "publish failed, retrying", routing_key=routing_key, error=str(exc)
+                )
+                if not await backoff.wait(stop):
+                    return False
+                continue
+            return True
+        return False
+
+    async def _reset(self) -> None:
+        async with self._lock:
+            await self._close_connection()
+
+    async def _close_connection(self) -> None:
+        connection, self._connection, self._channel = self._connection, None, None
+        if connection is not None and not connection.is_closed:
+            # Already broken: there is nothing left to release.
+            with contextlib.suppress(aiormq.exceptions.AMQPError, OSError, RuntimeError):
+                await connection.close()
+
+    async def close(self) -> None:
+        await self._reset()
