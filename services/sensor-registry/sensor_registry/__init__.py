@@ -1,0 +1,1 @@
+"""sensor-registry: registrations from sensor.all.registry.created -> one row per sensor."""
