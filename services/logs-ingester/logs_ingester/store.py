@@ -1,4 +1,10 @@
-"""Store log entries once each: (sensor_id, time, sequence) is unique, redeliveries are skipped."""
+"""Store log entries once each: (sensor_id, time, sequence) is unique, redeliveries are skipped.
+
+The logfmt file gets the newly inserted lines only, written and fsynced inside the database
+transaction: a redelivery after a commit adds nothing to either, and a crash before the
+commit at worst writes the same lines again, exactly alike (log shippers such as Loki drop
+such duplicates). Lines are never lost from the file.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +26,7 @@ SELECT timestamptz 'epoch' + time_us * interval '1 microsecond', sensor_id, sequ
 FROM unnest($1::bigint[], $2::int[], $3::bigint[], $4::text[], $5::text[])
     AS l(time_us, sensor_id, sequence, level, message)
 ON CONFLICT (sensor_id, time, sequence) DO NOTHING
+RETURNING sensor_id, sequence
 """
 
 
@@ -35,21 +42,26 @@ class LogStore:
         self._directory = SensorDirectory()
         self._stored = metrics.counter("log_lines_written", "Log lines stored in sensor_logs")
 
-    async def __call__(self, entries: Sequence[LogEntry]) -> None:
+    async def __call__(self, batch: Sequence[LogEntry]) -> None:
+        # A line republished by its sensor can appear twice in one batch; keep one.
+        entries = list({(e.serial, e.sequence): e for e in batch}.values())
         async with self._pool.acquire() as connection:
             ids = await self._directory.resolve(
                 connection, dict.fromkeys((e.serial for e in entries), 1.0)
             )
-            status = await connection.execute(
-                _INSERT,
-                [e.time_us for e in entries],
-                [ids[e.serial] for e in entries],
-                [e.sequence for e in entries],
-                [e.level for e in entries],
-                [e.message for e in entries],
-            )
-        if self._logs_file is not None:
-            await asyncio.to_thread(append_lines, self._logs_file, entries)
-        stored = int(status.rsplit(" ", 1)[-1])
+            async with connection.transaction():
+                inserted = await connection.fetch(
+                    _INSERT,
+                    [e.time_us for e in entries],
+                    [ids[e.serial] for e in entries],
+                    [e.sequence for e in entries],
+                    [e.level for e in entries],
+                    [e.message for e in entries],
+                )
+                new_keys = {(row["sensor_id"], row["sequence"]) for row in inserted}
+                fresh = [e for e in entries if (ids[e.serial], e.sequence) in new_keys]
+                if self._logs_file is not None and fresh:
+                    await asyncio.to_thread(append_lines, self._logs_file, fresh)
+        stored = len(inserted)
         self._stored.inc(stored)
-        self._log.debug("log lines stored", stored=stored, duplicates=len(entries) - stored)
+        self._log.debug("log lines stored", stored=stored, duplicates=len(batch) - stored)
