@@ -119,6 +119,7 @@ class BatchConsumer(Generic[T]):
         self._pending: list[Delivery[T]] = []
         self._pending_weight = 0
         self._first_pending_at = 0.0
+        self._writing = False
         self._wake = asyncio.Event()
         self._full = asyncio.Event()
 
@@ -167,8 +168,9 @@ class BatchConsumer(Generic[T]):
             self._pending_weight = sum(d.weight for d in self._pending)
 
     async def _drain(self, timeout: float) -> None:
+        """Wait (bounded) until nothing is pending and no write is in flight."""
         deadline = time.monotonic() + timeout
-        while self._pending and time.monotonic() < deadline:
+        while (self._pending or self._writing) and time.monotonic() < deadline:
             self._full.set()
             self._wake.set()
             await asyncio.sleep(0.01)
@@ -216,7 +218,11 @@ class BatchConsumer(Generic[T]):
                     await asyncio.wait_for(self._full.wait(), remaining)
             batch, self._pending, self._pending_weight = self._pending, [], 0
             self._full.clear()
-            await self._write(batch, stop)
+            self._writing = True
+            try:
+                await self._write(batch, stop)
+            finally:
+                self._writing = False
 
     async def _write(self, batch: list[Delivery[T]], stop: asyncio.Event) -> None:
         started = time.monotonic()

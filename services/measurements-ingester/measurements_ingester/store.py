@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 from iot_service import ServiceMetrics
 from iot_storage.copy import MEASUREMENT_COLUMNS, SampleRun, encode_measurements
 from iot_storage.directory import SensorDirectory
@@ -29,6 +30,10 @@ FROM unnest($1::int[], $2::bigint[], $3::bigint[], $4::int[], $5::float8[])
 ON CONFLICT (sensor_id, sequence) DO NOTHING
 RETURNING sensor_id, sequence
 """
+
+
+class StaleSensorCacheError(Exception):
+    """A cached sensor id no longer exists (the sensor was deleted); retry with a fresh cache."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,14 @@ class MeasurementStore:
         )
 
     async def write(self, batches: Sequence[Batch]) -> WriteResult:
+        try:
+            return await self._write(batches)
+        except asyncpg.ForeignKeyViolationError as exc:
+            # Not the data's fault: drop the cache; the retry registers the sensor again.
+            self._directory.forget()
+            raise StaleSensorCacheError(str(exc)) from exc
+
+    async def _write(self, batches: Sequence[Batch]) -> WriteResult:
         # The same batch may sit twice in one delivery run (a sensor republished it after a
         # lost confirm); keep one.
         unique = list({(b.serial, b.sequence): b for b in batches}.values())
