@@ -52,7 +52,7 @@ bench: install services-up ## throughput and latency benchmark (prints ratios ag
 	$(RUN) python -m tests.bench
 
 migrate: install services-up ## apply the database migrations to the local database
-	$(RUN) iot-db migrate --create-database
+	$(RUN) iot-db migrate --create-database --login-without-password
 
 up: install services-up ## run the whole system locally: migrations, services, three simulated sensors
 	$(RUN) iot-dev up

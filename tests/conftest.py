@@ -6,7 +6,11 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.integration.amqp_fixtures"]
+pytest_plugins = [
+    "tests.integration.amqp_fixtures",
+    "tests.integration.db_fixtures",
+    "tests.integration.services_fixtures",
+]
 
 
 @pytest.fixture

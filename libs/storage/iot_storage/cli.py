@@ -1,0 +1,93 @@
+"""iot-db: apply the database migrations, show which are applied, run the maintenance.
+
+Passwords come from the environment only (IOT_DB_APP_PASSWORD, IOT_DB_READONLY_PASSWORD), never
+from options, which any user of the machine can read in the process list.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+import psycopg
+from iot_service.settings import LOCAL_DATABASE_URL
+
+from iot_storage.migrate import MigrationError, maintain, migrate, status
+
+# Local development only: a deployment sets IOT_MIGRATE_DATABASE_URL through its secrets.
+LOCAL_MIGRATE_URL = "postgresql://postgres@127.0.0.1:5432/iot"
+
+_admin_url = click.option(
+    "--database-url",
+    envvar="IOT_MIGRATE_DATABASE_URL",
+    default=LOCAL_MIGRATE_URL,
+    show_default=True,
+    help="URL of the database, as its owner (env: IOT_MIGRATE_DATABASE_URL)",
+)
+
+
+@click.group()
+def main() -> None:
+    """Manage the telemetry database: schema migrations and maintenance."""
+
+
+@main.command("migrate")
+@_admin_url
+@click.option("--create-database", is_flag=True, help="create the database if it does not exist")
+@click.option(
+    "--login-without-password",
+    is_flag=True,
+    help="let iot_app and iot_readonly log in without a password (local trust auth only)",
+)
+def migrate_command(database_url: str, create_database: bool, login_without_password: bool) -> None:
+    """Apply the pending migrations, then run the maintenance once."""
+    with _one_line_errors():
+        applied = migrate(
+            database_url,
+            create_database=create_database,
+            login_without_password=login_without_password,
+            # An empty variable (an unset secret in compose, say) means no password.
+            app_password=os.environ.get("IOT_DB_APP_PASSWORD") or None,
+            readonly_password=os.environ.get("IOT_DB_READONLY_PASSWORD") or None,
+            echo=click.echo,
+        )
+    click.echo(f"{len(applied)} migration(s) applied" if applied else "the schema is up to date")
+
+
+@main.command("status")
+@_admin_url
+def status_command(database_url: str) -> None:
+    """List every migration with the time it was applied, or 'pending'."""
+    with _one_line_errors():
+        rows = status(database_url)
+    width = max((len(name) for _, name, _ in rows), default=4)
+    click.echo(f"{'version':<9}{'name':<{width + 2}}applied at")
+    for version, name, applied_at in rows:
+        when = applied_at.isoformat(sep=" ", timespec="seconds") if applied_at else "pending"
+        click.echo(f"{version:04d}     {name:<{width + 2}}{when}")
+
+
+@main.command("maintain")
+@click.option(
+    "--database-url",
+    envvar="IOT_DATABASE_URL",
+    default=LOCAL_DATABASE_URL,
+    show_default=True,
+    help="URL of the database; iot_app may run the maintenance (env: IOT_DATABASE_URL)",
+)
+def maintain_command(database_url: str) -> None:
+    """Create upcoming partitions, drop expired data, prune the batch ledger."""
+    with _one_line_errors():
+        click.echo(maintain(database_url))
+
+
+@contextmanager
+def _one_line_errors() -> Iterator[None]:
+    # Expected failures (server unreachable, a migration refused) end the command with one
+    # line on stderr and exit code 1, instead of a traceback.
+    try:
+        yield
+    except (MigrationError, psycopg.Error) as exc:
+        raise click.ClickException(" ".join(str(exc).split())) from exc
