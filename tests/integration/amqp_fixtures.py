@@ -5,24 +5,33 @@ from __future__ import annotations
 import subprocess
 import uuid
 from collections.abc import Iterator
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import pytest
 
 BROKER = "127.0.0.1:5672"
 
 
-def _rabbitmqctl(*args: str) -> None:
+def rabbitmqctl(*args: str) -> None:
+    """Run rabbitmqctl quietly; fail the test on error."""
     subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
+
+
+def vhost_url(vhost: str) -> str:
+    return f"amqp://guest:guest@{BROKER}/{quote(vhost, safe='')}"
+
+
+def vhost_of(url: str) -> str:
+    return unquote(url.rsplit("/", 1)[1])
 
 
 @pytest.fixture
 def amqp_url() -> Iterator[str]:
     """URL of a fresh, empty vhost; deleted (with its queues) after the test."""
     vhost = f"iot-test-{uuid.uuid4().hex[:10]}"
-    _rabbitmqctl("add_vhost", vhost)
+    rabbitmqctl("add_vhost", vhost)
     try:
-        _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
-        yield f"amqp://guest:guest@{BROKER}/{quote(vhost, safe='')}"
+        rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+        yield vhost_url(vhost)
     finally:
-        _rabbitmqctl("delete_vhost", vhost)
+        rabbitmqctl("delete_vhost", vhost)
