@@ -8,7 +8,6 @@ from collections.abc import Callable
 from itertools import pairwise
 from typing import Any
 
-import aiormq
 import pytest
 from google.protobuf.message import Message
 from iot.v1 import log_pb2, measurement_pb2, sensor_pb2
@@ -25,11 +24,10 @@ SERIAL = "unit-sim"
 
 
 class FakePublisher:
-    """Confirms instantly, or after raising broker errors, or never (a hung broker)."""
+    """Confirms instantly, or never (a hung broker)."""
 
-    def __init__(self, *, failures: int = 0, hang: bool = False) -> None:
+    def __init__(self, *, hang: bool = False) -> None:
         self.sent: list[tuple[str, Message]] = []
-        self.failures = failures
         self.hang = hang
         self.attempts = 0
         self.closed = False
@@ -38,9 +36,6 @@ class FakePublisher:
         self, routing_key: str, message: Message, stop: asyncio.Event | None = None
     ) -> bool:
         self.attempts += 1
-        if self.failures:
-            self.failures -= 1
-            raise aiormq.exceptions.ChannelInvalidStateError("channel closed under us")
         if self.hang:
             await asyncio.Event().wait()  # ignores stop, as a stuck socket would
         self.sent.append((routing_key, message))
@@ -183,14 +178,6 @@ async def test_stop_during_a_hung_publish_returns_within_the_grace_period(
     assert elapsed < 1.0
     assert harness.publisher.closed
     assert "stopped with a publish unconfirmed" in harness.log.events("warning")
-
-
-async def test_broker_errors_escaping_the_publisher_are_retried_not_fatal() -> None:
-    harness = Harness(FakePublisher(failures=2)).start()
-    await until(harness.publisher.batches, "a batch after the failures")
-    await harness.finish()
-    assert harness.log.events("warning").count("publisher failed, retrying") == 2
-    assert harness.publisher.sent[0][0] == logs_key(SERIAL)
 
 
 async def test_sleep_stops_batches_and_awake_resumes_at_the_wake_time() -> None:

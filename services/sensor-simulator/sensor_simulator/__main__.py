@@ -1,0 +1,69 @@
+"""Entry point of the `sensor-simulator` console script.
+
+Wiring, top-down: settings (a bad value stops start-up with one line and exit code 2),
+logger bound to the sensor's serial, metrics and the health server, the publisher, then the
+simulator under run_service, which turns SIGTERM/SIGINT into the stop event.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from iot_messaging import Publisher
+from iot_routing import LOGS, MEASUREMENTS_DB_WRITER, REGISTRY_CREATED
+from iot_service import Health, HealthServer, ServiceMetrics, configure_logging, run_service
+from pydantic import ValidationError
+
+from sensor_simulator import SERVICE
+from sensor_simulator.app import Simulator
+from sensor_simulator.config import SimulatorSettings, describe_error
+from sensor_simulator.metrics import SimulatorMetrics
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_BAD_CONFIGURATION = 2
+
+
+def main() -> int:
+    try:
+        settings = SimulatorSettings()
+    except ValidationError as exc:
+        print(f"{SERVICE}: {describe_error(exc)}", file=sys.stderr)
+        return EXIT_BAD_CONFIGURATION
+
+    log = configure_logging(SERVICE, settings.log_level, settings.log_format).bind(
+        sensor=settings.sensor_serial
+    )
+    health = Health("amqp")
+    metrics = SimulatorMetrics(ServiceMetrics(SERVICE))
+    try:
+        server = HealthServer(health, metrics.registry, settings.http_host, settings.http_port)
+    except OSError as exc:
+        log.error(
+            "cannot start the health server",
+            host=settings.http_host,
+            port=settings.http_port,
+            error=str(exc),
+        )
+        return EXIT_FAILED
+    server.start()
+    log.info("health server listening", host=settings.http_host, port=server.port)
+
+    # Declaring the consumers' queues here means nothing is lost if they have not started yet.
+    publisher = Publisher(
+        settings.amqp_url,
+        log,
+        declare=(MEASUREMENTS_DB_WRITER, REGISTRY_CREATED, LOGS),
+        max_delay=settings.reconnect_max_seconds,
+    )
+    simulator = Simulator(settings, publisher, log, health, metrics)
+    try:
+        run_service(simulator.run, health)
+    finally:
+        server.stop()
+    log.info("stopped")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
