@@ -7,15 +7,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from google.protobuf.message import DecodeError
 from iot.v1.measurement_pb2 import MeasurementBatch
 from iot_messaging import InvalidMessageError
-from iot_routing import InvalidSerialError, validate_serial
+from iot_messaging.validation import LATEST_US, parse, sender_serial, sequence
 
-# Sample times outside these bounds are certainly wrong clocks, and some are not storable.
-EARLIEST_US = 0  # 1970-01-01
-LATEST_US = 7_258_118_400_000_000  # 2200-01-01
-MAX_SEQUENCE = 2**63 - 1  # stored as bigint
+EARLIEST_US = 0  # 1970-01-01: earlier sample times are broken clocks
 
 
 @dataclass(frozen=True)
@@ -32,19 +28,8 @@ class Batch:
 
 def decode_batch(body: bytes, routing_key: str, max_rate_hz: float, max_samples: int) -> Batch:
     """Parse and validate; raise InvalidMessageError with the reason otherwise."""
-    try:
-        message = MeasurementBatch.FromString(body)
-    except DecodeError as exc:
-        raise InvalidMessageError(f"undecodable: {exc}") from exc
-    try:
-        serial = validate_serial(message.serial_number)
-    except InvalidSerialError as exc:
-        raise InvalidMessageError(f"invalid serial: {exc}") from exc
-    # The routing key names the publisher; a batch claiming another sensor's serial is refused.
-    if routing_key.split(".")[1:2] != [serial]:
-        raise InvalidMessageError(f"serial mismatch: {serial!r} sent with key {routing_key!r}")
-    if not 0 < message.sequence <= MAX_SEQUENCE:
-        raise InvalidMessageError(f"invalid sequence: {message.sequence}")
+    message = parse(MeasurementBatch, body)
+    serial = sender_serial(message.serial_number, routing_key)
     rate = message.sample_rate_hz
     if not (math.isfinite(rate) and 0 < rate <= max_rate_hz):
         raise InvalidMessageError(f"invalid sample rate: {rate}")
@@ -58,7 +43,7 @@ def decode_batch(body: bytes, routing_key: str, max_rate_hz: float, max_samples:
         raise InvalidMessageError(f"invalid time: first sample at {first_us} us")
     return Batch(
         serial=serial,
-        sequence=message.sequence,
+        sequence=sequence(message.sequence),
         first_time_us=first_us,
         sample_rate_hz=rate,
         values=np.array(message.samples, dtype=np.float64),

@@ -5,10 +5,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from google.protobuf.message import DecodeError
 from iot.v1.sensor_pb2 import SensorKind, SensorRegistration
 from iot_messaging import InvalidMessageError
-from iot_routing import InvalidSerialError, validate_serial
+from iot_messaging.validation import parse, sender_serial
 
 _KIND_PREFIX = "SENSOR_KIND_"
 
@@ -26,16 +25,8 @@ class Registration:
 
 
 def decode_registration(body: bytes, routing_key: str, max_frequency_hz: float) -> Registration:
-    try:
-        message = SensorRegistration.FromString(body)
-    except DecodeError as exc:
-        raise InvalidMessageError(f"undecodable: {exc}") from exc
-    try:
-        serial = validate_serial(message.serial_number)
-    except InvalidSerialError as exc:
-        raise InvalidMessageError(f"invalid serial: {exc}") from exc
-    if routing_key.split(".")[1:2] != [serial]:
-        raise InvalidMessageError(f"serial mismatch: {serial!r} sent with key {routing_key!r}")
+    message = parse(SensorRegistration, body)
+    serial = sender_serial(message.serial_number, routing_key)
     frequency = message.sample_frequency_hz
     if not (math.isfinite(frequency) and 0 < frequency <= max_frequency_hz):
         raise InvalidMessageError(f"invalid sample frequency: {frequency}")
