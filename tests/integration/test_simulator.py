@@ -14,8 +14,6 @@ import json
 import socket
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -40,6 +38,7 @@ from iot_routing import (
 from sensor_simulator.messages import timestamp_ns
 
 from tests.integration.amqp_fixtures import BROKER
+from tests.integration.pipeline import http_get, http_port, metric
 from tests.support import ServiceProcess, wait_until
 
 pytestmark = pytest.mark.integration
@@ -186,34 +185,6 @@ def count_events(process: ServiceProcess, name: str) -> int:
     return sum(1 for event in events(process) if event.get("event") == name)
 
 
-def health_port(process: ServiceProcess) -> int:
-    def port() -> int | None:
-        for event in events(process):
-            if event.get("event") == "health server listening":
-                return int(event["port"])
-        return None
-
-    return wait_until(port, STARTUP_SECONDS, "the health server's port in the logs")
-
-
-def http_status(port: int, path: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
-            return int(response.status), response.read().decode()
-    except urllib.error.HTTPError as error:
-        with error:
-            return error.code, error.read().decode()
-
-
-def metric(port: int, name: str) -> float:
-    status, text = http_status(port, "/metrics")
-    assert status == 200
-    for line in text.splitlines():
-        if line.startswith(f"iot_sensor_simulator_{name} "):
-            return float(line.split()[1])
-    raise AssertionError(f"metric {name} not exposed")
-
-
 def stop_in_time(process: ServiceProcess) -> float:
     """SIGTERM; assert exit code 0 and return how long it took."""
     started = time.monotonic()
@@ -262,10 +233,12 @@ def test_boots_registers_and_streams_contiguous_batches(
         rate = (tap.received.samples - before) / (time.monotonic() - started)
         assert 0.8 * RATE_HZ < rate < 1.25 * RATE_HZ
 
-        port = health_port(process)
-        assert http_status(port, "/readyz") == (200, "ready\n")
-        assert metric(port, "sample_frequency_hz") == RATE_HZ
-        assert metric(port, "batches_published_total") >= len(tap.received.batches)
+        port = http_port(process, STARTUP_SECONDS)
+        assert http_get(port, "/readyz") == (200, "ready\n")
+        assert metric(port, "iot_sensor_simulator_sample_frequency_hz") == RATE_HZ
+        assert metric(port, "iot_sensor_simulator_batches_published_total") >= len(
+            tap.received.batches
+        )
 
         elapsed = stop_in_time(process)
         assert elapsed < SHUTDOWN_SECONDS
@@ -371,9 +344,9 @@ def test_an_unreachable_broker_is_retried_without_crashing(log_dir: Path) -> Non
             "repeated connection attempts",
         )
         assert process.running()
-        port = health_port(process)
-        assert http_status(port, "/readyz") == (503, "not ready: amqp\n")
-        assert http_status(port, "/livez")[0] == 200
+        port = http_port(process, STARTUP_SECONDS)
+        assert http_get(port, "/readyz") == (503, "not ready: amqp\n")
+        assert http_get(port, "/livez")[0] == 200
         assert stop_in_time(process) < SHUTDOWN_SECONDS
     finally:
         process.stop()
@@ -474,7 +447,7 @@ def test_a_broker_outage_drops_only_what_exceeds_the_backlog_limit(
     process = simulator(via_proxy, serial, log_dir, IOT_MAX_BACKLOG_SECONDS="1").start()
     try:
         wait_until(lambda: len(tap.poll().batches) >= 3, STARTUP_SECONDS, "batches via the proxy")
-        port = health_port(process)
+        port = http_port(process, STARTUP_SECONDS)
 
         proxy.cut()
         cut_at = time.monotonic()
@@ -492,7 +465,7 @@ def test_a_broker_outage_drops_only_what_exceeds_the_backlog_limit(
         wait_until(
             lambda: tap.poll().samples >= before + 2 * RATE_HZ, 30, "samples after the outage"
         )
-        dropped = metric(port, "samples_dropped_total")
+        dropped = metric(port, "iot_sensor_simulator_samples_dropped_total")
         assert stop_in_time(process) < SHUTDOWN_SECONDS
     finally:
         process.stop()

@@ -1,0 +1,1 @@
+"""Developer tooling: `iot-dev` (the whole stack on one machine) and the protobuf generator."""

@@ -47,7 +47,7 @@ def main() -> int:
         )
         return EXIT_FAILED
     server.start()
-    log.info("health server listening", host=settings.http_host, port=server.port)
+    log.info("health server listening", host=settings.http_host, http_port=server.port)
 
     # Declaring the consumers' queues here means nothing is lost if they have not started yet.
     publisher = Publisher(
