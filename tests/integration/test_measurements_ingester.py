@@ -303,3 +303,22 @@ async def test_ingester_reconnects_after_losing_the_broker(
     count, total, distinct = _stored(database, "reconnect-1")
     assert (count, distinct) == (rows, rows)
     assert total == pytest.approx(checksum)
+
+
+async def test_a_backlog_is_written_in_batches_no_larger_than_the_limit(
+    amqp_url: str, database: TestDatabase, services: Services
+) -> None:
+    """Messages queued before the ingester starts arrive all at once, up to the prefetch."""
+    bodies = _stream("backlog-1", 10_000.0, 100, 1000, seed=51)
+    async with Broker(amqp_url) as broker:
+        await broker.publish_all((measurements_key("backlog-1"), b) for b in bodies)
+    ingester = services.start(
+        "measurements-ingester", IOT_MAX_BATCH_SAMPLES="5000", IOT_PREFETCH="100"
+    )
+    port = http_port(ingester)
+    await _rows_reach(database, "backlog-1", 100_000, timeout=60)
+    name = "iot_measurements_ingester_batch_size"
+    flushes = metric(port, f"{name}_count")
+    within_limit = metric(port, f'{name}_bucket{{le="5000.0"}}')
+    assert flushes >= 20
+    assert within_limit == flushes

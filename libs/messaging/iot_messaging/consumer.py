@@ -216,13 +216,34 @@ class BatchConsumer(Generic[T]):
             if remaining > 0 and not self._full.is_set() and not stop.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._full.wait(), remaining)
-            batch, self._pending, self._pending_weight = self._pending, [], 0
-            self._full.clear()
+            batch = self._take_batch()
             self._writing = True
             try:
                 await self._write(batch, stop)
             finally:
                 self._writing = False
+
+    def _take_batch(self) -> list[Delivery[T]]:
+        """Take pending deliveries up to the batch limits (at least one), oldest first.
+
+        After a stall (a slow write, a database outage) many messages can be pending; writing
+        them all in one transaction would make every one of them wait for the largest possible
+        write, so a flush never exceeds the limits it would have been triggered by.
+        """
+        weight, count = 0, 0
+        for delivery in self._pending:
+            if count and (
+                weight + delivery.weight > self._max_weight or count >= self._max_messages
+            ):
+                break
+            weight += delivery.weight
+            count += 1
+        batch, self._pending = self._pending[:count], self._pending[count:]
+        self._pending_weight -= weight
+        # What is left waited already: _first_pending_at stays as it was, so it goes next.
+        if self._pending_weight < self._max_weight and len(self._pending) < self._max_messages:
+            self._full.clear()
+        return batch
 
     async def _write(self, batch: list[Delivery[T]], stop: asyncio.Event) -> None:
         started = time.monotonic()
