@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,6 +16,13 @@ T = TypeVar("T")
 
 REPO = Path(__file__).resolve().parents[1]
 POLL_SECONDS = 0.05
+# Debian installs rabbitmqctl in /usr/sbin, which a non-login PATH may lack.
+RABBITMQCTL = shutil.which("rabbitmqctl") or "/usr/sbin/rabbitmqctl"
+
+
+def rabbitmqctl(*args: str, timeout: float = 60.0) -> None:
+    """Run rabbitmqctl quietly; raise CalledProcessError on failure."""
+    subprocess.run([RABBITMQCTL, "-q", *args], check=True, capture_output=True, timeout=timeout)
 
 
 def wait_until(

@@ -7,10 +7,9 @@ only when the benchmark itself failed, and 130 when interrupted (after cleaning 
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-from types import FrameType
 
+from tests.bench.interrupts import INTERRUPTS
 from tests.bench.results import BenchError
 from tests.bench.runner import run_bench
 from tests.bench.settings import BenchSettings
@@ -26,7 +25,7 @@ def _arguments(argv: list[str] | None) -> BenchSettings:
         "--repeats",
         type=int,
         default=defaults.repeats,
-        help="rounds of (a) and (b) (default %(default)s)",
+        help="rounds of (a), (b) and (c) (default %(default)s)",
     )
     parser.add_argument(
         "--latency-seconds",
@@ -40,14 +39,9 @@ def _arguments(argv: list[str] | None) -> BenchSettings:
     )
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    """SIGTERM cleans up like Ctrl-C does."""
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     settings = _arguments(argv)
-    signal.signal(signal.SIGTERM, _interrupt)
+    INTERRUPTS.install()
     try:
         run_bench(settings)
     except BenchError as exc:

@@ -39,7 +39,8 @@ class CpuSnapshot:
 
 @dataclass(frozen=True)
 class CpuUsage:
-    """Average cores busy per group between two snapshots, and for the whole machine."""
+    """Average cores busy per group between two snapshots, and for the whole machine
+    (time waiting for I/O counts as idle)."""
 
     cores: dict[str, float]
     machine_busy: float
@@ -123,4 +124,8 @@ def usage(before: CpuSnapshot, after: CpuSnapshot, ingester_pids: Collection[int
         seconds[group] += max(0.0, spent)
     total = after.total_ticks - before.total_ticks
     busy = (after.busy_ticks - before.busy_ticks) / total * machine_cores if total else 0.0
-    return CpuUsage({g: s / wall for g, s in seconds.items()}, busy, machine_cores)
+    cores = {group: spent / wall for group, spent in seconds.items()}
+    # Processes that ended before the second snapshot (other sessions' test runs, CLI tools)
+    # are missing from the groups but not from the machine's total: they count as other.
+    cores["other"] += max(0.0, busy - sum(cores.values()))
+    return CpuUsage(cores, busy, machine_cores)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import asyncpg
 import numpy as np
 
-from tests.bench import cpu
+from tests.bench.conditions import Conditions, Watch
 from tests.bench.dataset import Message, build_batches, build_messages, register_sensors
 from tests.bench.pipeline import Pipeline, start_ingesters
 from tests.bench.results import BenchError, LatencyResult
@@ -91,7 +91,7 @@ def _messages(admin_url: str, samples_per_second: float, seconds: float) -> list
 
 
 async def latency_run(
-    pipeline: Pipeline, samples_per_second: float, count: int, seconds: float
+    pipeline: Pipeline, load: float, samples_per_second: float, count: int, seconds: float
 ) -> LatencyResult:
     """Publish at samples_per_second for warm-up + seconds into count ingesters."""
     admin_url, ingesters, progress = pipeline.admin_url, pipeline.ingesters, pipeline.progress
@@ -102,7 +102,7 @@ async def latency_run(
     try:
         await start_ingesters(ingesters, pipeline.publisher, count, progress)
         poller = asyncio.create_task(_poll(admin_url, tracker, len(messages)))
-        before = cpu.snapshot()
+        watch = Watch(admin_url)
         started = time.monotonic()
 
         def status() -> str:
@@ -114,7 +114,7 @@ async def latency_run(
         async with progress.ticking(status):
             await pipeline.publisher.publish_paced(messages, per_second, tracker.on_publish)
             published_at = time.monotonic()
-            used = cpu.usage(before, cpu.snapshot(), ingesters.pids)
+            used = watch.stop(ingesters.pids)
             while not poller.done():
                 ingesters.check()
                 if time.monotonic() - published_at > SEEN_TIMEOUT_SECONDS:
@@ -128,7 +128,13 @@ async def latency_run(
         for problem in ingesters.stop():
             progress.detail(f"warning: {problem}")
     return _result(
-        tracker, messages, started=started, target=samples_per_second, count=count, used=used
+        tracker,
+        messages,
+        started=started,
+        load=load,
+        target=samples_per_second,
+        count=count,
+        used=used,
     )
 
 
@@ -137,9 +143,10 @@ def _result(
     messages: list[Message],
     *,
     started: float,
+    load: float,
     target: float,
     count: int,
-    used: cpu.CpuUsage,
+    used: Conditions,
 ) -> LatencyResult:
     measured_from = started + LATENCY_WARMUP_SECONDS
     keys = [k for k, at in tracker.published.items() if at >= measured_from]
@@ -150,6 +157,7 @@ def _result(
     p50, p99 = np.percentile(latencies, [50, 99])
     cycle_ms = tracker.polling_seconds / max(tracker.polls - 1, 1) * 1000
     return LatencyResult(
+        load=load,
         target_rate=target,
         achieved_rate=(len(keys) - 1) * SAMPLES_PER_BATCH / window if window > 0 else 0.0,
         ingesters=count,
@@ -161,5 +169,5 @@ def _result(
         poll_interval_ms=LATENCY_POLL_SECONDS * 1000,
         mean_poll_cycle_ms=cycle_ms,
         publish_late_p99_ms=float(np.percentile(np.array(tracker.late), 99) * 1000),
-        cpu=used,
+        conditions=used,
     )

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from tests.bench import cpu
+from tests.bench.conditions import Watch
 from tests.bench.dataset import Message
 from tests.bench.ingesters import Ingesters
 from tests.bench.progress import Counter, Progress
@@ -80,7 +80,7 @@ async def pipeline_run(pipeline: Pipeline, messages: Sequence[Message], count: i
     try:
         await start_ingesters(ingesters, pipeline.publisher, count, progress)
         done = Counter(total, unit="samples committed")
-        before = cpu.snapshot()
+        watch = Watch(admin_url)
         started = time.monotonic()
         publishing = asyncio.create_task(pipeline.publisher.publish_all(messages, PUBLISH_WINDOW))
         published_after = 0.0
@@ -93,7 +93,7 @@ async def pipeline_run(pipeline: Pipeline, messages: Sequence[Message], count: i
         async with progress.ticking(done.status):
             await wait_committed(admin_url, total, ingesters, done, publishing)
         seconds = time.monotonic() - started
-        used = cpu.usage(before, cpu.snapshot(), ingesters.pids)
+        used = watch.stop(ingesters.pids)
         await publishing
         progress.detail(
             f"publisher: all {len(messages)} messages confirmed after {published_after:.2f} s"

@@ -16,7 +16,7 @@ from typing import Any
 import asyncpg
 from iot_storage.copy import MEASUREMENT_COLUMNS
 
-from tests.bench import cpu
+from tests.bench.conditions import Watch
 from tests.bench.dataset import CopyChunk
 from tests.bench.progress import Counter, Progress
 from tests.bench.results import BenchError, Run
@@ -53,14 +53,14 @@ async def copy_run(
     reset(admin_url, *MEASUREMENT_TABLES)
     done = Counter(rows)
     async with _connections(admin_url, parallel) as connections:
-        before = cpu.snapshot()
+        watch = Watch(admin_url)
         started = time.monotonic()
         async with progress.ticking(done.status):
             await asyncio.gather(
                 *(_copy(c, chunks[k::parallel], done) for k, c in enumerate(connections))
             )
         seconds = time.monotonic() - started
-        used = cpu.usage(before, cpu.snapshot(), ())
+        used = watch.stop()
     stored = count_rows(admin_url, "measurements")
     if stored != rows:
         raise BenchError(f"(a) stored {stored:,} rows, expected {rows:,}")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,8 +14,7 @@ from iot_storage.migrate import APP_ROLE, migrate
 from psycopg import sql
 
 from tests.bench.settings import ADMIN_URL, AMQP_SERVER_URL
-
-RABBITMQCTL_TIMEOUT_SECONDS = 60
+from tests.support import rabbitmqctl
 
 
 @dataclass(frozen=True)
@@ -56,26 +54,17 @@ def bench_database() -> Iterator[BenchDatabase]:
         drop_database(name)
 
 
-def _rabbitmqctl(*args: str) -> None:
-    subprocess.run(
-        ["rabbitmqctl", "-q", *args],
-        check=True,
-        capture_output=True,
-        timeout=RABBITMQCTL_TIMEOUT_SECONDS,
-    )
-
-
 @contextmanager
 def bench_vhost() -> Iterator[str]:
     """Yield the URL of a new vhost ``iot-bench-<random>``; delete it (and its queues) after."""
     vhost = f"iot-bench-{secrets.token_hex(5)}"
     user = urlsplit(AMQP_SERVER_URL).username or "guest"
-    _rabbitmqctl("add_vhost", vhost)
+    rabbitmqctl("add_vhost", vhost)
     try:
-        _rabbitmqctl("set_permissions", "-p", vhost, user, ".*", ".*", ".*")
+        rabbitmqctl("set_permissions", "-p", vhost, user, ".*", ".*", ".*")
         yield f"{AMQP_SERVER_URL.rstrip('/')}/{quote(vhost, safe='')}"
     finally:
-        _rabbitmqctl("delete_vhost", vhost)
+        rabbitmqctl("delete_vhost", vhost)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from tests.bench.cpu import CpuUsage
+from tests.bench.conditions import Conditions
+from tests.bench.resources import MachineFacts
 
 
 class BenchError(Exception):
@@ -20,7 +21,7 @@ class Run:
     parallel: int
     rows: int
     seconds: float
-    cpu: CpuUsage
+    conditions: Conditions
 
     @property
     def rate(self) -> float:
@@ -42,6 +43,7 @@ def best(runs: Sequence[Run], parallel: int | None = None) -> Run | None:
 class LatencyResult:
     """Publish-to-commit latency of batches published at a steady, paced rate."""
 
+    load: float  # fraction of the peak pipeline rate
     target_rate: float  # samples/s asked for
     achieved_rate: float  # samples/s actually published in the measured window
     ingesters: int
@@ -53,7 +55,7 @@ class LatencyResult:
     poll_interval_ms: float
     mean_poll_cycle_ms: float
     publish_late_p99_ms: float  # how far the publisher fell behind its schedule
-    cpu: CpuUsage
+    conditions: Conditions
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,6 @@ class Results:
     copy_runs: list[Run] = field(default_factory=list)
     go_runs: list[Run] = field(default_factory=list)
     pipeline_runs: list[Run] = field(default_factory=list)
-    latency: LatencyResult | None = None
+    latencies: list[LatencyResult] = field(default_factory=list)
     breakdown: Breakdown | None = None
-    notes: list[str] = field(default_factory=list)
+    facts: MachineFacts | None = None

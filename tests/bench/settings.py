@@ -17,11 +17,16 @@ COPY_CHUNK_ROWS = 50_000
 GO_SLICE_ROWS = 25_000
 
 # Latency is measured at this fraction of the best pipeline rate.
-LATENCY_LOAD = 0.8
+# Latency is measured at these fractions of the peak; the issue's goal is stated for 0.8.
+LATENCY_LOADS = (0.5, 0.65, 0.8)
+LATENCY_GOAL_LOAD = 0.8
 LATENCY_WARMUP_SECONDS = 1.0
 LATENCY_POLL_SECONDS = 0.005
 THROUGHPUT_POLL_SECONDS = 0.02
 PUBLISH_WINDOW = 100  # unconfirmed messages in flight while publishing at full speed
+
+# A run during which other processes kept this many cores busy is marked as disturbed.
+DISTURBED_OTHER_CORES = 0.25
 
 # The issue's goals.
 GOAL_COPY_RATIO = 0.7
@@ -38,7 +43,7 @@ AMQP_SERVER_URL = os.environ.get("IOT_BENCH_AMQP_URL", "amqp://guest:guest@127.0
 class BenchSettings:
     """What a run may be told from the command line."""
 
-    rows: int = 1_500_000
+    rows: int = 2_000_000
     repeats: int = 2
     latency_seconds: float = 10.0
     breakdown_flushes: int = 5

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import subprocess
 import uuid
 from collections.abc import Iterator
 from urllib.parse import quote, unquote
 
 import pytest
 
+from tests.support import rabbitmqctl
+
 BROKER = "127.0.0.1:5672"
-
-
-def rabbitmqctl(*args: str) -> None:
-    """Run rabbitmqctl quietly; fail the test on error."""
-    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
 
 
 def vhost_url(vhost: str) -> str:

@@ -10,7 +10,7 @@ import pytest
 from iot.v1.measurement_pb2 import MeasurementBatch
 from iot_routing import MEASUREMENTS_DB_WRITER, measurements_key
 
-from tests.integration.amqp_fixtures import rabbitmqctl, vhost_of
+from tests.integration.amqp_fixtures import vhost_of
 from tests.integration.db_fixtures import TestDatabase
 from tests.integration.pipeline import (
     Broker,
@@ -24,6 +24,7 @@ from tests.integration.pipeline import (
     scalar,
     synthetic_values,
 )
+from tests.support import rabbitmqctl
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,7 @@ class Settings(DatabaseSettings):
         50_000, ge=1, description="write as soon as this many samples are pending"
     )
     max_batch_delay_seconds: float = Field(
-        0.05, gt=0, description="write pending samples at most this long after the first"
+        0.02, gt=0, description="write pending samples at most this long after the first"
     )
     max_sample_rate_hz: float = Field(1_000_000.0, gt=0)
     max_samples_per_message: int = Field(1_000_000, ge=1)
