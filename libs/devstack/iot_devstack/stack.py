@@ -38,6 +38,7 @@ DRAIN_SECONDS = 15.0
 _DRAIN_POLL_SECONDS = 0.3
 # Asked to stop, a child exits 0, or dies of the SIGTERM if it came before its handler was set.
 _CLEAN_EXITS = (0, -signal.SIGTERM)
+_SAME_SIGNAL_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class _Run:
     failed: bool = False
     started_at: float = field(default_factory=time.monotonic)
     streaming_since: float | None = None
+    first_signal_at: float | None = None
 
 
 def up(config: StackConfig, console: Console) -> int:
@@ -134,10 +136,14 @@ async def _up(run: _Run) -> int:
 
 
 def _on_signal(run: _Run) -> None:
-    if run.stop.is_set():
+    now = time.monotonic()
+    if run.first_signal_at is None:
+        run.first_signal_at = now
+        run.stop.set()
+    # One Ctrl-C can arrive twice: from the terminal and forwarded by `uv run` or make. Only
+    # a second press, noticeably later, means "stop waiting".
+    elif now - run.first_signal_at > _SAME_SIGNAL_SECONDS:
         run.hurry.set()
-        return
-    run.stop.set()
 
 
 def _service(name: str, config: StackConfig) -> ChildSpec:
