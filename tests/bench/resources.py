@@ -7,10 +7,11 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit
 
 import psycopg
 from iot_storage.migrate import APP_ROLE, migrate
+from iot_storage.urls import database_url
 from psycopg import sql
 
 from tests.bench.settings import ADMIN_URL, AMQP_SERVER_URL
@@ -26,14 +27,6 @@ class BenchDatabase:
     app_url: str  # iot_app, as the ingesters connect
 
 
-def _database_url(database: str, user: str | None = None) -> str:
-    parts = urlsplit(ADMIN_URL)
-    netloc = parts.netloc
-    if user is not None:
-        netloc = f"{quote(user, safe='')}@{netloc.rpartition('@')[2]}"
-    return urlunsplit(parts._replace(netloc=netloc, path="/" + quote(database, safe="")))
-
-
 def drop_database(name: str) -> None:
     """Drop the database, disconnecting whoever is still connected to it."""
     with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
@@ -46,7 +39,9 @@ def drop_database(name: str) -> None:
 def bench_database() -> Iterator[BenchDatabase]:
     """Create and migrate ``iot_bench_<random>``; drop it on the way out, whatever happened."""
     name = f"iot_bench_{secrets.token_hex(5)}"
-    database = BenchDatabase(name, _database_url(name), _database_url(name, APP_ROLE))
+    database = BenchDatabase(
+        name, database_url(ADMIN_URL, name), database_url(ADMIN_URL, name, APP_ROLE)
+    )
     try:
         migrate(database.admin_url, create_database=True, login_without_password=True)
         yield database

@@ -13,11 +13,11 @@ import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import ClassVar
-from urllib.parse import quote, urlsplit, urlunsplit
 
 import psycopg
 import pytest
 from iot_storage.migrate import APP_ROLE, READONLY_ROLE, grant_database_access, migrate
+from iot_storage.urls import database_url
 from psycopg import sql
 
 LOCAL_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -38,15 +38,6 @@ class TestDatabase:
 def admin_url() -> str:
     """URL of the server's maintenance database as a superuser; databases are made from it."""
     return os.environ.get("IOT_TEST_ADMIN_URL", LOCAL_ADMIN_URL)
-
-
-def database_url(server_url: str, database: str, user: str | None = None) -> str:
-    """server_url pointed at another database, and at another user (without password) if given."""
-    parts = urlsplit(server_url)
-    netloc = parts.netloc
-    if user is not None:
-        netloc = f"{quote(user, safe='')}@{netloc.rpartition('@')[2]}"
-    return urlunsplit(parts._replace(netloc=netloc, path="/" + quote(database, safe="")))
 
 
 def database_urls(name: str) -> TestDatabase:

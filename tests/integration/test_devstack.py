@@ -10,8 +10,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from iot_storage.urls import database_url
 
-from tests.integration.db_fixtures import admin_url, database_url, drop_database
+from tests.integration.db_fixtures import admin_url, drop_database
 
 pytestmark = pytest.mark.integration
 

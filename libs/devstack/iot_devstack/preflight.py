@@ -10,7 +10,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import psycopg
 
@@ -44,15 +44,6 @@ def endpoint(url: str, default_port: int) -> Endpoint:
     """Host and port a URL points at (`postgresql://`, `amqp://`)."""
     parts = urlsplit(url)
     return Endpoint(parts.hostname or "127.0.0.1", parts.port or default_port)
-
-
-def database_url(server_url: str, database: str, user: str | None = None) -> str:
-    """server_url pointed at another database, and as another user (without password) if given."""
-    parts = urlsplit(server_url)
-    netloc = parts.netloc
-    if user is not None:
-        netloc = f"{quote(user, safe='')}@{netloc.rpartition('@')[2]}"
-    return urlunsplit(parts._replace(netloc=netloc, path="/" + quote(database, safe="")))
 
 
 def port_open(where: Endpoint, timeout: float = 1.0) -> bool:

@@ -17,16 +17,12 @@ from typing import Any
 import psycopg
 from iot_messaging.connection import redact
 from iot_storage.migrate import APP_ROLE, MigrationError, migrate
+from iot_storage.urls import database_url
 
 from iot_devstack.children import Child, ChildFailedError, ChildSpec, Stopped, describe_exit
 from iot_devstack.display import Console, Snapshot, summary
 from iot_devstack.monitor import Monitor, MonitorError
-from iot_devstack.preflight import (
-    PreflightError,
-    database_url,
-    ensure_postgres,
-    ensure_rabbitmq,
-)
+from iot_devstack.preflight import PreflightError, ensure_postgres, ensure_rabbitmq
 from iot_devstack.sensors import SensorSpec
 
 EXIT_OK = 0
