@@ -114,7 +114,7 @@ async def flush_breakdown(
     admin_url: str, app_url: str, messages: Sequence[Message], flushes: int, progress: Progress
 ) -> Breakdown:
     """Time `flushes` step-by-step flushes and as many whole MeasurementStore.write calls."""
-    settings = load_settings(Settings)
+    settings = load_settings(Settings, "measurements-ingester")
     per_flush = max(1, settings.max_batch_samples // messages[0].samples)
     groups = [messages[k : k + per_flush] for k in range(0, len(messages), per_flush)]
     flushes = min(flushes, (len(groups) - 2) // 2)  # two warm-ups, then two sets of flushes

@@ -106,7 +106,7 @@ class _Bench:
 
     def describe(self, publisher: BenchPublisher) -> None:
         """What each phase does, printed once before the rounds."""
-        ingester = load_settings(IngesterSettings)
+        ingester = load_settings(IngesterSettings, "measurements-ingester")
         for line in (
             PHASES["a"] + ": pre-built COPY data, each chunk its own transaction",
             PHASES["b"] + ": " + GO_IDEMPOTENCY,

@@ -6,8 +6,9 @@ import socket
 from pathlib import Path
 
 import pytest
+from iot_service.settings import describe_error
 from pydantic import ValidationError
-from sensor_simulator.config import SimulatorSettings, describe_error
+from sensor_simulator.config import SimulatorSettings
 
 _OURS = (
     "IOT_SENSOR_SERIAL",

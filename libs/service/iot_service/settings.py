@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Literal, TypeVar
 
 from pydantic import Field, ValidationError
@@ -37,15 +38,25 @@ class DatabaseSettings(ServiceSettings):
 
 
 S = TypeVar("S", bound=ServiceSettings)
+EXIT_BAD_CONFIGURATION = 2
 
 
-def load_settings(cls: type[S]) -> S:
+def describe_error(error: ValidationError, env_prefix: str = "IOT_") -> str:
+    """One line naming each bad environment variable, its problem and the value given."""
+    problems = []
+    for item in error.errors():
+        names = [str(part) for part in item["loc"]]
+        where = (env_prefix + "_".join(names)).upper() + ": " if names else ""
+        given = f" (got {item['input']!r})" if names and "input" in item else ""
+        problems.append(f"{where}{item['msg']}{given}")
+    return "invalid configuration: " + "; ".join(problems)
+
+
+def load_settings(cls: type[S], service: str) -> S:
     """Read settings from the environment; on a bad value, print one clear line and exit 2."""
     try:
         return cls()
     except ValidationError as exc:
-        problems = "; ".join(
-            f"IOT_{'_'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
-            for error in exc.errors()
-        )
-        raise SystemExit(f"invalid configuration: {problems}") from None
+        prefix = str(cls.model_config.get("env_prefix", ""))
+        print(f"{service}: {describe_error(exc, prefix)}", file=sys.stderr)
+        raise SystemExit(EXIT_BAD_CONFIGURATION) from None

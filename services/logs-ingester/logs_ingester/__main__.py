@@ -16,7 +16,7 @@ SERVICE = "logs-ingester"
 
 
 def main() -> None:
-    settings = load_settings(Settings)
+    settings = load_settings(Settings, SERVICE)
     run_consumer_app(
         ConsumerApp[LogEntry](
             name=SERVICE,

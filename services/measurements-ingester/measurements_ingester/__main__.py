@@ -17,7 +17,7 @@ SERVICE = "measurements-ingester"
 
 
 def main() -> None:
-    settings = load_settings(Settings)
+    settings = load_settings(Settings, SERVICE)
     decode = partial(
         decode_batch,
         max_rate_hz=settings.max_sample_rate_hz,

@@ -14,7 +14,7 @@ SERVICE = "sensor-registry"
 
 
 def main() -> None:
-    settings = load_settings(Settings)
+    settings = load_settings(Settings, SERVICE)
     run_consumer_app(
         ConsumerApp[Registration](
             name=SERVICE,

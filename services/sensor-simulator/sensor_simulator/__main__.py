@@ -11,25 +11,26 @@ import sys
 
 from iot_messaging import Publisher
 from iot_routing import LOGS, MEASUREMENTS_DB_WRITER, REGISTRY_CREATED
-from iot_service import Health, HealthServer, ServiceMetrics, configure_logging, run_service
-from pydantic import ValidationError
+from iot_service import (
+    Health,
+    HealthServer,
+    ServiceMetrics,
+    configure_logging,
+    load_settings,
+    run_service,
+)
 
 from sensor_simulator import SERVICE
 from sensor_simulator.app import Simulator
-from sensor_simulator.config import SimulatorSettings, describe_error
+from sensor_simulator.config import SimulatorSettings
 from sensor_simulator.metrics import SimulatorMetrics
 
 EXIT_OK = 0
 EXIT_FAILED = 1
-EXIT_BAD_CONFIGURATION = 2
 
 
 def main() -> int:
-    try:
-        settings = SimulatorSettings()
-    except ValidationError as exc:
-        print(f"{SERVICE}: {describe_error(exc)}", file=sys.stderr)
-        return EXIT_BAD_CONFIGURATION
+    settings = load_settings(SimulatorSettings, SERVICE)
 
     log = configure_logging(SERVICE, settings.log_level, settings.log_format).bind(
         sensor=settings.sensor_serial

@@ -6,7 +6,7 @@ import socket
 
 from iot_routing import serial_from_hostname, validate_serial
 from iot_service.settings import ServiceSettings
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from sensor_simulator.sensor import MAX_SAMPLE_FREQUENCY_HZ
 
@@ -52,15 +52,3 @@ class SimulatorSettings(ServiceSettings):
                 f" IOT_MAX_SAMPLE_FREQUENCY_HZ={self.max_sample_frequency_hz:g}"
             )
         return self
-
-
-def describe_error(error: ValidationError) -> str:
-    """One line naming each bad environment variable, its problem and the value given."""
-    prefix = SimulatorSettings.model_config.get("env_prefix", "")
-    problems = []
-    for item in error.errors():
-        names = [str(part) for part in item["loc"]]
-        where = (prefix + "_".join(names)).upper() + ": " if names else ""
-        given = f" (got {item['input']!r})" if names and "input" in item else ""
-        problems.append(f"{where}{item['msg']}{given}")
-    return "invalid configuration: " + "; ".join(problems)
