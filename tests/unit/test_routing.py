@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from iot_routing import (
+    COMMAND_ACKS,
     DEAD_LETTER_EXCHANGE,
     EXCHANGE,
     LOGS,
@@ -11,6 +12,7 @@ from iot_routing import (
     REGISTRY_CREATED,
     Command,
     InvalidSerialError,
+    command_acks_key,
     commands_key,
     commands_queue,
     logs_key,
@@ -80,3 +82,15 @@ def test_serials_from_hostnames_are_valid_and_stable() -> None:
     numeric = serial_from_hostname("123456")
     assert validate_serial(numeric) == numeric == serial_from_hostname("123456")
     assert serial_from_hostname("123456") != serial_from_hostname("123457")
+
+
+def test_command_acknowledgements_have_a_fan_in_queue() -> None:
+    assert command_acks_key("pump-7") == "sensor.pump-7.command_acks"
+    assert COMMAND_ACKS.name == "sensor.all.command_acks.tracker"
+    assert COMMAND_ACKS.bindings == ("sensor.*.command_acks",)
+
+
+def test_command_queues_drop_rather_than_dead_letter_but_cap_redeliveries() -> None:
+    queue = commands_queue("pump-7")
+    assert queue.dead_letter is None
+    assert queue.arguments == {"x-queue-type": "quorum", "x-delivery-limit": 20}

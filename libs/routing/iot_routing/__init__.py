@@ -8,6 +8,7 @@ from here.
 
 from iot_routing.names import (
     ALL,
+    COMMAND_ACKS,
     DEAD_LETTER_EXCHANGE,
     DELIVERY_LIMIT,
     EXCHANGE,
@@ -18,6 +19,7 @@ from iot_routing.names import (
     Command,
     Exchange,
     QueueSpec,
+    command_acks_key,
     commands_key,
     commands_queue,
     logs_key,
@@ -28,6 +30,7 @@ from iot_routing.serials import InvalidSerialError, serial_from_hostname, valida
 
 __all__ = [
     "ALL",
+    "COMMAND_ACKS",
     "DEAD_LETTER_EXCHANGE",
     "DELIVERY_LIMIT",
     "EXCHANGE",
@@ -39,6 +42,7 @@ __all__ = [
     "Exchange",
     "InvalidSerialError",
     "QueueSpec",
+    "command_acks_key",
     "commands_key",
     "commands_queue",
     "logs_key",

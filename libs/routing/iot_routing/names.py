@@ -105,9 +105,24 @@ def commands_key(serial: str, command: Command) -> str:
 
 
 def commands_queue(serial: str) -> QueueSpec:
-    """The durable queue holding one sensor's commands until it takes them."""
+    """The durable queue holding one sensor's commands until it takes them.
+
+    No dead-letter queue per sensor: an expired or rejected command is simply dropped, and
+    its status comes from the sensor's acknowledgements and the command's deadline. The
+    delivery limit still stops a command that crashes its sensor from looping forever.
+    """
     base = _key(serial, "commands")
-    return QueueSpec(base, bindings=(f"{base}.#",))
+    return QueueSpec(
+        base,
+        bindings=(f"{base}.#",),
+        dead_lettered=False,
+        extra_arguments=(("x-delivery-limit", DELIVERY_LIMIT),),
+    )
+
+
+def command_acks_key(serial: str) -> str:
+    """Routing key a sensor acknowledges its commands with."""
+    return _key(serial, "command_acks")
 
 
 MEASUREMENTS_DB_WRITER = QueueSpec(
@@ -117,6 +132,10 @@ REGISTRY_CREATED = QueueSpec(
     f"{_SENSOR}.{ALL}.registry.created", bindings=(f"{_SENSOR}.*.registry.#",)
 )
 LOGS = QueueSpec(f"{_SENSOR}.{ALL}.logs", bindings=(f"{_SENSOR}.*.logs.#",))
+# Every sensor's command acknowledgements, for whoever tracks command status.
+COMMAND_ACKS = QueueSpec(
+    f"{_SENSOR}.{ALL}.command_acks.tracker", bindings=(f"{_SENSOR}.*.command_acks",)
+)
 
 # The fan-in queues consumed by services (per-sensor command queues are declared per sensor).
-SERVICE_QUEUES = (MEASUREMENTS_DB_WRITER, REGISTRY_CREATED, LOGS)
+SERVICE_QUEUES = (MEASUREMENTS_DB_WRITER, REGISTRY_CREATED, LOGS, COMMAND_ACKS)

@@ -7,10 +7,11 @@ simulator under run_service, which turns SIGTERM/SIGINT into the stop event.
 
 from __future__ import annotations
 
+import asyncio
 import sys
 
 from iot_messaging import Publisher
-from iot_routing import LOGS, MEASUREMENTS_DB_WRITER, REGISTRY_CREATED
+from iot_routing import COMMAND_ACKS, LOGS, MEASUREMENTS_DB_WRITER, REGISTRY_CREATED
 from iot_service import (
     Health,
     HealthServer,
@@ -22,6 +23,7 @@ from iot_service import (
 
 from sensor_simulator import SERVICE
 from sensor_simulator.app import Simulator
+from sensor_simulator.command_consumer import CommandConsumer
 from sensor_simulator.config import SimulatorSettings
 from sensor_simulator.metrics import SimulatorMetrics
 
@@ -54,12 +56,22 @@ def main() -> int:
     publisher = Publisher(
         settings.amqp_url,
         log,
-        declare=(MEASUREMENTS_DB_WRITER, REGISTRY_CREATED, LOGS),
+        declare=(MEASUREMENTS_DB_WRITER, REGISTRY_CREATED, LOGS, COMMAND_ACKS),
         max_delay=settings.reconnect_max_seconds,
     )
     simulator = Simulator(settings, publisher, log, health, metrics)
+    commands = CommandConsumer(
+        settings.amqp_url, simulator, publisher, log, settings.reconnect_max_seconds
+    )
+
+    async def run(stop: asyncio.Event) -> None:
+        taking_commands = asyncio.create_task(commands.run(stop))
+        await simulator.run(stop)
+        stop.set()  # the simulator may also end on its own (it never does unless stopped)
+        await taking_commands
+
     try:
-        run_service(simulator.run, health)
+        run_service(run, health)
     finally:
         server.stop()
     log.info("stopped")

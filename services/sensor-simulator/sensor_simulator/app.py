@@ -85,6 +85,12 @@ class Simulator:
         self._registered = False
         self._changed = asyncio.Event()
         self._sensor: Sensor | None = None
+        # Set once the sensor exists (after its registration): commands may be taken from then.
+        self.sampling = asyncio.Event()
+
+    @property
+    def wall_clock(self) -> WallClock:
+        return self._clock
 
     @property
     def sensor(self) -> Sensor | None:
@@ -154,6 +160,7 @@ class Simulator:
             max_sample_frequency_hz=self._settings.max_sample_frequency_hz,
         )
         self._sensor = sensor
+        self.sampling.set()
         self._metrics.sample_frequency_hz.set(sensor.sample_frequency_hz)
         self._log.info(
             "sampling",
