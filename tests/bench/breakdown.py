@@ -18,13 +18,12 @@ import asyncpg
 import structlog
 from iot.v1.measurement_pb2 import MeasurementBatch
 from iot_service import ServiceMetrics, load_settings
-from iot_storage.copy import MEASUREMENT_COLUMNS, SampleRun, encode_measurements
+from iot_storage.copy import encode_measurements
 from iot_storage.directory import SensorDirectory
 from iot_storage.pool import create_pool
 from measurements_ingester.config import Settings
 from measurements_ingester.decode import Batch, decode_batch
-from measurements_ingester.store import _CLAIM as CLAIM_SQL  # the statement the store runs
-from measurements_ingester.store import MeasurementStore
+from measurements_ingester.store import MeasurementStore, claim_new_runs, copy_samples
 
 from tests.bench.dataset import Message
 from tests.bench.progress import Progress
@@ -37,7 +36,7 @@ STEPS = (
     "sensor ids (directory cache)",
     "BEGIN",
     "ledger claim (INSERT .. unnest .. RETURNING)",
-    "COPY buffer (SampleRun + encode_measurements)",
+    "COPY buffer (encode_measurements)",
     "COPY into measurements",
     "COMMIT",
 )
@@ -82,26 +81,11 @@ async def _one_flush(
     transaction = connection.transaction()
     await transaction.start()
     clock.mark(STEPS[3])
-    claimed = await connection.fetch(
-        CLAIM_SQL,
-        [ids[b.serial] for b in batches],
-        [b.sequence for b in batches],
-        [b.first_time_us for b in batches],
-        [len(b.values) for b in batches],
-        [b.sample_rate_hz for b in batches],
-    )
+    runs = await claim_new_runs(connection, ids, batches)
     clock.mark(STEPS[4])
-    fresh = {(row["sensor_id"], row["sequence"]) for row in claimed}
-    runs = [
-        SampleRun(ids[b.serial], b.first_time_us, b.sample_rate_hz, b.values)
-        for b in batches
-        if (ids[b.serial], b.sequence) in fresh
-    ]
     data = encode_measurements(runs)
     clock.mark(STEPS[5])
-    await connection.copy_to_table(
-        "measurements", source=data, columns=list(MEASUREMENT_COLUMNS), format="binary"
-    )
+    await copy_samples(connection, data)
     clock.mark(STEPS[6])
     await transaction.commit()
     clock.mark(STEPS[7])

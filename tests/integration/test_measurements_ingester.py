@@ -71,6 +71,14 @@ def _stored(database: TestDatabase, serial: str) -> tuple[int, float, int]:
     return int(count), float(total), int(distinct)
 
 
+def _assert_stored_exactly_once(database: TestDatabase, serial: str, bodies: list[bytes]) -> None:
+    """Every published sample stored once: count, distinct sample times and checksum."""
+    rows, checksum = _expected(bodies)
+    count, total, distinct = _stored(database, serial)
+    assert (count, distinct) == (rows, rows), serial
+    assert total == pytest.approx(checksum, rel=1e-12, abs=1e-9), serial
+
+
 async def _rows_reach(database: TestDatabase, serial: str, rows: int, timeout: float) -> None:
     async def probe() -> bool:
         return _stored(database, serial)[0] >= rows
@@ -99,10 +107,7 @@ async def test_three_sensors_at_different_rates_are_stored_exactly_once(
             rows, _ = _expected(bodies)
             await _rows_reach(database, serial, rows, timeout=60)
     for serial, bodies in streams.items():
-        rows, checksum = _expected(bodies)
-        count, total, distinct = _stored(database, serial)
-        assert (count, distinct) == (rows, rows), serial
-        assert total == pytest.approx(checksum, rel=1e-12, abs=1e-9), serial
+        _assert_stored_exactly_once(database, serial, bodies)
     assert scalar(database.admin_url, "SELECT count(*) FROM measurement_batches") == 120
 
 
@@ -171,7 +176,7 @@ async def test_ingester_killed_mid_stream_loses_and_duplicates_nothing(
     amqp_url: str, database: TestDatabase, services: Services
 ) -> None:
     bodies = _stream("crashy-1", 10_000.0, 300, 1000, seed=11)
-    rows, checksum = _expected(bodies)
+    rows = _expected(bodies)[0]
     first = services.start("measurements-ingester", IOT_MAX_BATCH_SAMPLES="5000")
     async with Broker(amqp_url) as broker:
 
@@ -191,9 +196,7 @@ async def test_ingester_killed_mid_stream_loses_and_duplicates_nothing(
         await publishing
         await _rows_reach(database, "crashy-1", rows, timeout=90)
         await eventually(lambda: _queue_empty(broker), 30, "the queue to drain after the restart")
-    count, total, distinct = _stored(database, "crashy-1")
-    assert (count, distinct) == (rows, rows)
-    assert total == pytest.approx(checksum)
+    _assert_stored_exactly_once(database, "crashy-1", bodies)
 
 
 async def _queue_empty(broker: Broker) -> bool:
@@ -219,7 +222,7 @@ async def test_database_outage_stops_consumption_and_loses_nothing(
     amqp_url: str, database: TestDatabase, services: Services
 ) -> None:
     bodies = _stream("outage-1", 1000.0, 200, 500, seed=21)
-    rows, checksum = _expected(bodies)
+    rows = _expected(bodies)[0]
     ingester = services.start("measurements-ingester")
     port = http_port(ingester)
     async with Broker(amqp_url) as broker:
@@ -249,9 +252,7 @@ async def test_database_outage_stops_consumption_and_loses_nothing(
 
         await eventually(ready, 30, "readiness after the outage")
         assert await broker.depth(DEAD_LETTERS) == 0
-    count, total, distinct = _stored(database, "outage-1")
-    assert (count, distinct) == (rows, rows)
-    assert total == pytest.approx(checksum)
+    _assert_stored_exactly_once(database, "outage-1", bodies)
 
 
 async def test_sigterm_flushes_and_exits_cleanly(
@@ -279,7 +280,7 @@ async def test_ingester_reconnects_after_losing_the_broker(
 ) -> None:
     """The broker throws every connection of the vhost out and refuses new ones for a while."""
     bodies = _stream("reconnect-1", 1000.0, 100, 500, seed=41)
-    rows, checksum = _expected(bodies)
+    rows = _expected(bodies)[0]
     vhost = vhost_of(amqp_url)
     ingester = services.start("measurements-ingester")
     port = http_port(ingester)
@@ -301,9 +302,7 @@ async def test_ingester_reconnects_after_losing_the_broker(
     async with Broker(amqp_url) as broker:
         await broker.publish_all((measurements_key("reconnect-1"), b) for b in bodies[50:])
         await _rows_reach(database, "reconnect-1", rows, timeout=60)
-    count, total, distinct = _stored(database, "reconnect-1")
-    assert (count, distinct) == (rows, rows)
-    assert total == pytest.approx(checksum)
+    _assert_stored_exactly_once(database, "reconnect-1", bodies)
 
 
 async def test_a_backlog_is_written_in_batches_no_larger_than_the_limit(

@@ -10,6 +10,10 @@ from aiormq.abc import AbstractConnection
 
 from iot_messaging.backoff import Backoff
 
+# What a broken connection or channel raises (aiormq's ChannelInvalidStateError is a
+# RuntimeError); callers treat each as "reconnect", never as a crash.
+BROKER_ERRORS = (aiormq.exceptions.AMQPError, OSError, TimeoutError, RuntimeError)
+
 
 def redact(url: str) -> str:
     """The URL without its password, for log lines."""

@@ -23,19 +23,16 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-import aiormq
 from aiormq.abc import AbstractChannel, AbstractConnection, DeliveredMessage
 from iot_routing import QueueSpec
 from iot_service import Health, ServiceMetrics
 from iot_service.metrics import SIZE_BUCKETS
 
 from iot_messaging.backoff import Backoff
-from iot_messaging.connection import connect_with_retry
+from iot_messaging.connection import BROKER_ERRORS, connect_with_retry
 from iot_messaging.topology import declare_topology
 
 T = TypeVar("T")
-
-_CHANNEL_GONE = (aiormq.exceptions.AMQPError, aiormq.exceptions.ChannelInvalidStateError, OSError)
 
 
 class InvalidMessageError(ValueError):
@@ -159,7 +156,7 @@ class BatchConsumer(Generic[T]):
                 await connection.close()
             else:
                 self._log.warning("amqp connection lost, pending deliveries will be redelivered")
-        except _CHANNEL_GONE as exc:
+        except BROKER_ERRORS as exc:
             self._log.warning("amqp channel failed", error=repr(exc))
         finally:
             self._health.set("amqp", False)
@@ -201,7 +198,7 @@ class BatchConsumer(Generic[T]):
         self._log.warning("message dead-lettered", routing_key=routing_key, reason=reason)
         self._metrics.dead_lettered.labels(reason=reason.split(":", 1)[0][:60]).inc()
         # If the channel is gone the broker requeued it; it will come back and fail again.
-        with contextlib.suppress(*_CHANNEL_GONE):
+        with contextlib.suppress(*BROKER_ERRORS):
             await channel.basic_nack(tag, requeue=False)
 
     async def _flush_forever(self, stop: asyncio.Event) -> None:
@@ -307,7 +304,7 @@ class BatchConsumer(Generic[T]):
             try:
                 await delivery.channel.basic_ack(delivery.delivery_tag)
                 acked += 1
-            except _CHANNEL_GONE:
+            except BROKER_ERRORS:
                 # Committed but not acked: the redelivery will be recognised as a duplicate.
                 self._log.warning("ack failed after commit", routing_key=delivery.routing_key)
         self._metrics.processed.inc(acked)

@@ -12,12 +12,10 @@ from google.protobuf.message import Message
 from iot_routing import EXCHANGE, QueueSpec
 
 from iot_messaging.backoff import Backoff
-from iot_messaging.connection import connect_with_retry
+from iot_messaging.connection import BROKER_ERRORS, connect_with_retry
 from iot_messaging.topology import declare_topology
 
 CONTENT_TYPE = "application/x-protobuf"
-# What a broken connection or channel raises; each becomes a PublishError for the caller.
-_BROKER_ERRORS = (aiormq.exceptions.AMQPError, OSError, TimeoutError, RuntimeError)
 PERSISTENT = 2
 
 
@@ -64,7 +62,7 @@ class Publisher:
             try:
                 channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
                 await declare_topology(channel, *self._declare)
-            except _BROKER_ERRORS as exc:
+            except BROKER_ERRORS as exc:
                 await self._close_connection()
                 raise PublishError(f"cannot open a publishing channel: {exc!r}") from exc
             self._channel = channel
@@ -96,7 +94,7 @@ class Publisher:
                 mandatory=True,
                 timeout=timeout,
             )
-        except _BROKER_ERRORS as exc:
+        except BROKER_ERRORS as exc:
             # The channel may be half-dead; drop it so the next call starts afresh.
             await self._reset()
             raise PublishError(f"publish to {routing_key} failed: {exc!r}") from exc
@@ -133,7 +131,7 @@ class Publisher:
         connection, self._connection, self._channel = self._connection, None, None
         if connection is not None and not connection.is_closed:
             # Already broken: there is nothing left to release.
-            with contextlib.suppress(*_BROKER_ERRORS):
+            with contextlib.suppress(*BROKER_ERRORS):
                 await connection.close()
 
     async def close(self) -> None:

@@ -32,6 +32,36 @@ RETURNING sensor_id, sequence
 """
 
 
+async def claim_new_runs(
+    connection: Any, ids: dict[str, int], batches: Sequence[Batch]
+) -> list[SampleRun]:
+    """Claim the batches in the ledger; return the samples of those not stored before.
+
+    Must run in the transaction that then copies those samples.
+    """
+    claimed = await connection.fetch(
+        _CLAIM,
+        [ids[b.serial] for b in batches],
+        [b.sequence for b in batches],
+        [b.first_time_us for b in batches],
+        [len(b.values) for b in batches],
+        [b.sample_rate_hz for b in batches],
+    )
+    fresh = {(row["sensor_id"], row["sequence"]) for row in claimed}
+    return [
+        SampleRun(ids[b.serial], b.first_time_us, b.sample_rate_hz, b.values)
+        for b in batches
+        if (ids[b.serial], b.sequence) in fresh
+    ]
+
+
+async def copy_samples(connection: Any, data: memoryview) -> None:
+    """Binary COPY of encoded sample rows into measurements."""
+    await connection.copy_to_table(
+        "measurements", source=data, columns=list(MEASUREMENT_COLUMNS), format="binary"
+    )
+
+
 class StaleSensorCacheError(Exception):
     """A cached sensor id no longer exists (the sensor was deleted); retry with a fresh cache."""
 
@@ -90,26 +120,8 @@ class MeasurementStore:
                 connection, {b.serial: b.sample_rate_hz for b in unique}
             )
             async with connection.transaction():
-                claimed = await connection.fetch(
-                    _CLAIM,
-                    [ids[b.serial] for b in unique],
-                    [b.sequence for b in unique],
-                    [b.first_time_us for b in unique],
-                    [len(b.values) for b in unique],
-                    [b.sample_rate_hz for b in unique],
-                )
-                fresh = {(row["sensor_id"], row["sequence"]) for row in claimed}
-                runs = [
-                    SampleRun(ids[b.serial], b.first_time_us, b.sample_rate_hz, b.values)
-                    for b in unique
-                    if (ids[b.serial], b.sequence) in fresh
-                ]
-                rows = sum(len(run.values) for run in runs)
+                runs = await claim_new_runs(connection, ids, unique)
                 if runs:
-                    await connection.copy_to_table(
-                        "measurements",
-                        source=encode_measurements(runs),
-                        columns=list(MEASUREMENT_COLUMNS),
-                        format="binary",
-                    )
+                    await copy_samples(connection, encode_measurements(runs))
+        rows = sum(len(run.values) for run in runs)
         return WriteResult(len(runs), len(batches) - len(runs), rows)

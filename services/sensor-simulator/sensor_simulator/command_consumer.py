@@ -13,10 +13,9 @@ import asyncio
 import contextlib
 from typing import Any
 
-import aiormq
 from aiormq.abc import AbstractConnection, DeliveredMessage
 from iot.v1.command_pb2 import CommandStatus
-from iot_messaging import connect_with_retry, declare_topology
+from iot_messaging import BROKER_ERRORS, connect_with_retry, declare_topology
 from iot_routing import command_acks_key, commands_queue
 
 from sensor_simulator.app import MessagePublisher, Simulator
@@ -27,8 +26,6 @@ from sensor_simulator.commands import (
     apply_command,
     decode_command,
 )
-
-_CHANNEL_GONE = (aiormq.exceptions.AMQPError, aiormq.exceptions.ChannelInvalidStateError, OSError)
 
 
 class CommandConsumer:
@@ -79,11 +76,11 @@ class CommandConsumer:
             stopped.cancel()
             if not stop.is_set():
                 self._log.warning("command connection lost; reconnecting")
-        except _CHANNEL_GONE as exc:
+        except BROKER_ERRORS as exc:
             self._log.warning("command channel failed", error=repr(exc))
         finally:
             if not connection.is_closed:
-                with contextlib.suppress(*_CHANNEL_GONE):
+                with contextlib.suppress(*BROKER_ERRORS):
                     await connection.close()
 
     async def _on_message(self, message: DeliveredMessage) -> None:
@@ -97,7 +94,7 @@ class CommandConsumer:
         except InvalidCommandError as exc:
             # Nothing to acknowledge it to; drop it (the queue has no dead-letter queue).
             self._log.warning("command dropped", reason=str(exc))
-            with contextlib.suppress(*_CHANNEL_GONE):
+            with contextlib.suppress(*BROKER_ERRORS):
                 await message.channel.basic_reject(tag, requeue=False)
             return
         key = command_acks_key(sensor.serial)
@@ -119,5 +116,5 @@ class CommandConsumer:
         )
         ack = acknowledgement(sensor, command.command_id, outcome, clock.now_ns())
         if await self._publisher.publish_until_confirmed(key, ack, self._stop):
-            with contextlib.suppress(*_CHANNEL_GONE):
+            with contextlib.suppress(*BROKER_ERRORS):
                 await message.channel.basic_ack(tag)
