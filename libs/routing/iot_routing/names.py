@@ -125,6 +125,11 @@ def command_acks_key(serial: str) -> str:
     return _key(serial, "command_acks")
 
 
+def heartbeat_key(serial: str) -> str:
+    """Routing key a sensor publishes its periodic heartbeat with (also while asleep)."""
+    return _key(serial, "heartbeat")
+
+
 MEASUREMENTS_DB_WRITER = QueueSpec(
     f"{_SENSOR}.{ALL}.measurements.db_writer", bindings=(f"{_SENSOR}.*.measurements",)
 )
@@ -136,6 +141,8 @@ LOGS = QueueSpec(f"{_SENSOR}.{ALL}.logs", bindings=(f"{_SENSOR}.*.logs.#",))
 COMMAND_ACKS = QueueSpec(
     f"{_SENSOR}.{ALL}.command_acks.tracker", bindings=(f"{_SENSOR}.*.command_acks",)
 )
+# Every sensor's heartbeats, for presence (last seen, asleep, offline).
+HEARTBEATS = QueueSpec(f"{_SENSOR}.{ALL}.heartbeats.presence", bindings=(f"{_SENSOR}.*.heartbeat",))
 
 # The fan-in queues consumed by services (per-sensor command queues are declared per sensor).
-SERVICE_QUEUES = (MEASUREMENTS_DB_WRITER, REGISTRY_CREATED, LOGS, COMMAND_ACKS)
+SERVICE_QUEUES = (MEASUREMENTS_DB_WRITER, REGISTRY_CREATED, LOGS, COMMAND_ACKS, HEARTBEATS)
