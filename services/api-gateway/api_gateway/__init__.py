@@ -1,0 +1,1 @@
+"""api-gateway: the operators' HTTP and gRPC API over one service layer."""

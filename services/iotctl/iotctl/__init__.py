@@ -1,0 +1,1 @@
+"""iotctl: the operator command line for the IoT telemetry platform."""
