@@ -45,6 +45,8 @@ class Publisher:
         self._connection: AbstractConnection | None = None
         self._channel: AbstractChannel | None = None
         self._lock = asyncio.Lock()
+        # Queues declared on the current connection by ensure_queue.
+        self._declared: set[str] = set()
 
     @property
     def connected(self) -> bool:
@@ -67,6 +69,26 @@ class Publisher:
                 raise PublishError(f"cannot open a publishing channel: {exc!r}") from exc
             self._channel = channel
             return channel
+
+    async def ensure_channel(self, stop: asyncio.Event | None = None) -> None:
+        """Connect now if not connected (for readiness probes); PublishError on failure."""
+        await self._ensure_channel(stop)
+
+    async def ensure_queue(self, queue: QueueSpec, stop: asyncio.Event | None = None) -> None:
+        """Declare a queue and its bindings before publishing to it, once per connection.
+
+        For queues whose consumer may not have started yet (a sensor's command queue): the
+        message then waits in the queue instead of being unroutable.
+        """
+        channel = await self._ensure_channel(stop)
+        if queue.name in self._declared:
+            return
+        try:
+            await declare_topology(channel, queue)
+        except BROKER_ERRORS as exc:
+            await self._reset()
+            raise PublishError(f"cannot declare {queue.name}: {exc!r}") from exc
+        self._declared.add(queue.name)
 
     async def publish(
         self,
@@ -129,6 +151,7 @@ class Publisher:
 
     async def _close_connection(self) -> None:
         connection, self._connection, self._channel = self._connection, None, None
+        self._declared.clear()
         if connection is not None and not connection.is_closed:
             # Already broken: there is nothing left to release.
             with contextlib.suppress(*BROKER_ERRORS):

@@ -6,14 +6,19 @@ from options, which any user of the machine can read in the process list.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import asyncpg
 import click
 import psycopg
 from iot_service.settings import LOCAL_DATABASE_URL
 
+from iot_storage.api_keys import INSERT_KEY, ROLES, generate_key
 from iot_storage.migrate import MigrationError, maintain, migrate, status
 
 # Local development only: a deployment sets IOT_MIGRATE_DATABASE_URL through its secrets.
@@ -83,11 +88,43 @@ def maintain_command(database_url: str) -> None:
         click.echo(maintain(database_url))
 
 
+@main.command("create-api-key")
+@_admin_url
+@click.option("--name", required=True, help="who or what the key is for")
+@click.option("--role", type=click.Choice(ROLES), default="admin", show_default=True)
+@click.option("--expires-in-days", type=click.IntRange(min=1), help="default: never expires")
+def create_api_key_command(
+    database_url: str, name: str, role: str, expires_in_days: int | None
+) -> None:
+    """Create an API key and print it once (the database keeps only its hash).
+
+    Meant for the first admin key; later keys are created through the API.
+    """
+    expires_at = (
+        datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days is not None else None
+    )
+    new = generate_key()
+
+    async def insert() -> Any:
+        connection = await asyncpg.connect(database_url)
+        try:
+            return await connection.fetchrow(
+                INSERT_KEY, name, new.prefix, new.secret_hash, role, expires_at
+            )
+        finally:
+            await connection.close()
+
+    with _one_line_errors():
+        asyncio.run(insert())
+    click.echo(f"created {role} key {new.prefix!r} for {name!r}; it is shown only now:", err=True)
+    click.echo(new.key)
+
+
 @contextmanager
 def _one_line_errors() -> Iterator[None]:
     # Expected failures (server unreachable, a migration refused) end the command with one
     # line on stderr and exit code 1, instead of a traceback.
     try:
         yield
-    except (MigrationError, psycopg.Error) as exc:
+    except (MigrationError, psycopg.Error, asyncpg.PostgresError, OSError) as exc:
         raise click.ClickException(" ".join(str(exc).split())) from exc

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Any
 
 import asyncpg
+
+from iot_storage.errors import is_transient
+
+PROBE_SECONDS = 5.0
 
 
 async def create_pool(url: str, application_name: str, max_size: int = 4) -> Any:
@@ -21,3 +27,18 @@ async def create_pool(url: str, application_name: str, max_size: int = 4) -> Any
         command_timeout=60,
         server_settings={"application_name": application_name},
     )
+
+
+async def watch_database(
+    pool: Any, health: Any, stop: asyncio.Event, interval: float = PROBE_SECONDS
+) -> None:
+    """Keep health's 'database' readiness condition true to life, even when nothing is written."""
+    while not stop.is_set():
+        try:
+            async with pool.acquire() as connection:
+                await connection.fetchval("SELECT 1")
+            health.set("database", True)
+        except Exception as exc:  # any failure to reach the database means not ready
+            health.set("database", not is_transient(exc))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval)

@@ -1,0 +1,21 @@
+"""Settings of the api-gateway (environment variables IOT_*)."""
+
+from __future__ import annotations
+
+from iot_service import DatabaseSettings
+from pydantic import Field, SecretStr
+
+
+class Settings(DatabaseSettings):
+    http_port: int = Field(8080, ge=0, le=65535, description="HTTP API, health and metrics")
+    grpc_port: int = Field(50051, ge=0, le=65535, description="gRPC API; 0 picks a free port")
+    bootstrap_admin_key: SecretStr | None = Field(
+        None, description="an admin API key (iot_...) made sure to exist at start"
+    )
+    command_ttl_seconds: int = Field(3600, ge=1, le=86_400)
+    max_sample_frequency_hz: float = Field(25_000.0, gt=0)
+    offline_after_intervals: float = Field(3.0, ge=1)
+    # Used for sensors that never sent a heartbeat (their interval is unknown).
+    default_heartbeat_seconds: float = Field(10.0, gt=0)
+    publish_timeout_seconds: float = Field(5.0, gt=0)
+    query_timeout_seconds: float = Field(10.0, gt=0)

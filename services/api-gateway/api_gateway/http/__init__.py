@@ -1,0 +1,1 @@
+"""HTTP/JSON transport of the api-gateway."""
