@@ -7,7 +7,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 RUN := $(UV) run --frozen --no-sync
 PROTO_OUT := libs/protocol
 
-.PHONY: help install proto proto-check fmt lint typecheck test test-unit test-integration bench up migrate services-up clean
+.PHONY: help install proto proto-check openapi fmt lint typecheck test test-unit test-integration bench up migrate services-up clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -24,6 +24,9 @@ proto: install ## regenerate Python code from proto/ (grpcio-tools)
 
 proto-check: install ## fail when the generated code in libs/protocol is stale
 	$(RUN) python -m iot_devstack.protogen --check $(PROTO_OUT)
+
+openapi: install ## regenerate services/api-gateway/openapi.json from the gateway's routes
+	$(RUN) python -m api_gateway.openapi > services/api-gateway/openapi.json
 
 fmt: install ## format the code (ruff)
 	$(RUN) ruff format libs services tests

@@ -10,6 +10,7 @@ pytest_plugins = [
     "tests.integration.amqp_fixtures",
     "tests.integration.db_fixtures",
     "tests.integration.services_fixtures",
+    "tests.integration.gateway_fixtures",
 ]
 
 

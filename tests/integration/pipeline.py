@@ -160,3 +160,9 @@ def metric(port: int, name: str) -> float:
         if line.startswith(name) and line[len(name) : len(name) + 1] in (" ", "{"):
             total += float(line.rsplit(" ", 1)[1])
     return total
+
+
+def execute(url: str, sql: str, *params: Any) -> None:
+    """Run one statement that returns no rows."""
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute(sql, params)

@@ -1,4 +1,4 @@
-"""`iot-dev up` end to end: migrations, three services, three simulators, live numbers, summary."""
+"""`iot-dev up` end to end: migrations, the services, three simulators, live numbers, summary."""
 
 from __future__ import annotations
 
@@ -60,6 +60,9 @@ def test_up_streams_every_sensor_into_the_database_and_stops_cleanly(
         amqp_url,
         "--log-dir",
         str(log_dir),
+        # Port 0: the test must not depend on 8080 being free.
+        "--api-port",
+        "0",
     ]
     try:
         result = subprocess.run(

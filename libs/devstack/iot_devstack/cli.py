@@ -69,6 +69,13 @@ def main() -> None:
     help="stop after this many seconds of streaming (default: run until Ctrl-C)",
 )
 @click.option(
+    "--api-port",
+    type=click.IntRange(0, 65535),
+    default=8080,
+    show_default=True,
+    help="port of the api-gateway's HTTP API on 127.0.0.1 (gRPC: --api-port + 1)",
+)
+@click.option(
     "--log-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
@@ -80,9 +87,10 @@ def up_command(  # noqa: PLR0917 (click passes every option as an argument)
     amqp_url: str,
     sensors: list[SensorSpec],
     duration: float | None,
+    api_port: int,
     log_dir: Path | None,
 ) -> None:
-    """Run everything: migrations, the three services and simulated sensors, live rows/s.
+    """Run everything: migrations, the services, the API and simulated sensors, live rows/s.
 
     Needs PostgreSQL (started here if it is installed but down) and RabbitMQ. Every process
     logs JSON lines to its own file under --log-dir. Ctrl-C or SIGTERM stops the simulators,
@@ -96,6 +104,7 @@ def up_command(  # noqa: PLR0917 (click passes every option as an argument)
         sensors=sensors,
         log_dir=(log_dir or _repository() / "var" / "log").absolute(),
         duration=duration,
+        api_port=api_port,
     )
     console = Console(sys.stdout, terminal=sys.stdout.isatty())
     try:

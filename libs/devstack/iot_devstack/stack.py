@@ -27,7 +27,8 @@ from iot_devstack.sensors import SensorSpec
 
 EXIT_OK = 0
 EXIT_FAILED = 1
-SERVICES = ("sensor-registry", "measurements-ingester", "logs-ingester")
+SERVICES = ("sensor-registry", "measurements-ingester", "logs-ingester", "api-gateway")
+GATEWAY = "api-gateway"
 SIMULATOR = "sensor-simulator"
 # After the simulators stop, wait at most this long for the queued batches to be stored.
 DRAIN_SECONDS = 15.0
@@ -45,6 +46,7 @@ class StackConfig:
     sensors: Sequence[SensorSpec]
     log_dir: Path
     duration: float | None = None
+    api_port: int = 8080
     interval: float = 1.0
     ready_timeout: float = 60.0
     stop_timeout: float = 15.0
@@ -143,7 +145,12 @@ def _on_signal(run: _Run) -> None:
 
 
 def _service(name: str, config: StackConfig) -> ChildSpec:
-    return ChildSpec(name, name, {**_common_env(config), "IOT_DATABASE_URL": config.app_url})
+    env = {**_common_env(config), "IOT_DATABASE_URL": config.app_url}
+    if name == GATEWAY:
+        # A fixed, known port: iotctl and the README's operator session talk to it.
+        grpc_port = config.api_port + 1 if config.api_port else 0
+        env |= {"IOT_HTTP_PORT": str(config.api_port), "IOT_GRPC_PORT": str(grpc_port)}
+    return ChildSpec(name, name, env)
 
 
 def _simulator(sensor: SensorSpec, config: StackConfig) -> ChildSpec:

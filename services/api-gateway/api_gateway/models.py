@@ -22,6 +22,13 @@ Serial = Annotated[
 ]
 TargetName = Annotated[str, Field(pattern=TARGET_PATTERN, examples=["pump-1"])]
 MAX_TTL_SECONDS = 86_400
+# Bounds of the listing parameters: HTTP query parameters and gRPC request fields alike.
+MAX_SENSOR_PAGE = 1000
+MAX_COMMAND_PAGE = 1000
+DEFAULT_COMMAND_PAGE = 20
+MAX_LOG_LINES = 10_000
+# api_keys.id is a PostgreSQL integer: a larger id is a client error, not a database error.
+MAX_API_KEY_ID = 2**31 - 1
 
 
 class _Model(BaseModel):

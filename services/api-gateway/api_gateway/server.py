@@ -16,6 +16,7 @@ from iot_storage.pool import create_pool, watch_database
 from api_gateway.bootstrap import ensure_bootstrap_key
 from api_gateway.config import Settings
 from api_gateway.http.app import create_app
+from api_gateway.rpc import GrpcServer, start_grpc
 from api_gateway.service import GatewayService
 
 BROKER_PROBE_SECONDS = 5.0
@@ -83,6 +84,7 @@ def run(settings: Settings, name: str) -> None:
             asyncio.create_task(watch_database(pool, health, stop)),
             asyncio.create_task(_watch_broker(publisher, health, stop)),
         ]
+        rpc: GrpcServer | None = None
         try:
             listening = asyncio.create_task(http.listening.wait())
             await asyncio.wait({serving, listening}, return_when=asyncio.FIRST_COMPLETED)
@@ -90,12 +92,16 @@ def run(settings: Settings, name: str) -> None:
             if not http.started:
                 await serving  # raises what made the server fail to start
                 return
-            log.info("service starting", http_port=http.port)
+            # After HTTP is up, so that a gRPC failure to bind stops a server that did start.
+            rpc = await start_grpc(service, health, settings, log, metrics)
+            log.info("service starting", http_port=http.port, grpc_port=rpc.port)
             await stop.wait()
         finally:
             stop.set()
             http.should_exit = True
-            await asyncio.gather(serving, *helpers, return_exceptions=True)
+            # Both transports drain their calls in flight at once, before the pool closes.
+            draining = [] if rpc is None else [rpc.stop(SHUTDOWN_GRACE_SECONDS)]
+            await asyncio.gather(serving, *draining, *helpers, return_exceptions=True)
             await publisher.close()
             await pool.close()
             log.info("service stopped")

@@ -201,6 +201,7 @@ class GatewayService:
         if batch.commands and all(c.status is CommandStatus.FAILED for c in batch.commands):
             raise UnavailableError(
                 f"the broker did not accept the command: {batch.commands[0].reason}"
+                f" (request {batch.request_id}, recorded as failed)"
             )
         return batch
 
@@ -212,7 +213,10 @@ class GatewayService:
         batch = await self._send(principal, full)
         (command,) = batch.commands
         if command.status is CommandStatus.FAILED:
-            raise UnavailableError(f"the broker did not accept the command: {command.reason}")
+            raise UnavailableError(
+                f"the broker did not accept the command: {command.reason}"
+                f" (command {command.command_id}, recorded as failed)"
+            )
         return command
 
     async def _send(self, principal: Principal, request: CommandRequest) -> CommandBatch:

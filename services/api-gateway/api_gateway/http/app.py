@@ -26,6 +26,7 @@ from api_gateway.errors import (
 )
 from api_gateway.http import routes
 from api_gateway.service import GatewayService
+from api_gateway.validation import describe_validation
 
 PREFIX = "/api/v1"
 STATUS = {
@@ -43,9 +44,8 @@ health routes and this document.
 """
 
 
-def create_app(
-    service: GatewayService, health: Health, metrics: ServiceMetrics, log: Any
-) -> FastAPI:
+def _api() -> FastAPI:
+    """The routes and error handling, without the running parts (service, health, metrics)."""
     app = FastAPI(
         title="IoT telemetry gateway",
         version="1.0.0",
@@ -54,37 +54,52 @@ def create_app(
         docs_url=f"{PREFIX}/docs",
         redoc_url=None,
     )
-    app.state.service = service
     app.include_router(routes.router, prefix=PREFIX)
-    _add_health(app, health, metrics)
     _add_error_handlers(app)
-    _add_request_metrics(app, metrics, log)
-    return app
-
-
-def _add_health(app: FastAPI, health: Health, metrics: ServiceMetrics) -> None:
-    def readiness() -> PlainTextResponse:
-        missing = health.not_ready()
-        if missing:
-            return PlainTextResponse("not ready: " + ", ".join(missing) + "\n", status_code=503)
-        return PlainTextResponse("ready\n")
-
-    @app.get("/livez", include_in_schema=False)
-    def livez() -> PlainTextResponse:
-        alive = health.alive()
-        return PlainTextResponse(
-            "alive\n" if alive else "event loop stalled\n", status_code=200 if alive else 503
-        )
-
-    app.get("/readyz", include_in_schema=False)(readiness)
-    # The Go original's readiness route; open, like the others.
+    # The Go original's readiness route; open, like the other health routes.
     app.get(
         f"{PREFIX}/readyz",
         tags=["health"],
         summary="503 while the database or the broker cannot be reached",
         responses={503: {"description": "not ready"}},
         response_class=PlainTextResponse,
-    )(readiness)
+    )(_readiness)
+    return app
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI document the gateway serves at /api/v1/openapi.json."""
+    return _api().openapi()
+
+
+def create_app(
+    service: GatewayService, health: Health, metrics: ServiceMetrics, log: Any
+) -> FastAPI:
+    app = _api()
+    app.state.service = service
+    app.state.health = health
+    _add_health(app, metrics)
+    _add_request_metrics(app, metrics, log)
+    return app
+
+
+def _readiness(request: Request) -> PlainTextResponse:
+    health: Health = request.app.state.health
+    missing = health.not_ready()
+    if missing:
+        return PlainTextResponse("not ready: " + ", ".join(missing) + "\n", status_code=503)
+    return PlainTextResponse("ready\n")
+
+
+def _add_health(app: FastAPI, metrics: ServiceMetrics) -> None:
+    @app.get("/livez", include_in_schema=False)
+    def livez(request: Request) -> PlainTextResponse:
+        alive = request.app.state.health.alive()
+        return PlainTextResponse(
+            "alive\n" if alive else "event loop stalled\n", status_code=200 if alive else 503
+        )
+
+    app.get("/readyz", include_in_schema=False)(_readiness)
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus() -> Response:
@@ -101,16 +116,6 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse({"detail": describe_validation(exc.errors())}, status_code=422)
-
-
-def describe_validation(errors: Any) -> str:
-    """Pydantic's error list as one line: 'body.ttl_seconds: Input should be ... ; ...'."""
-    parts = []
-    for error in errors:
-        where = ".".join(str(part) for part in error.get("loc", ()))
-        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
-        parts.append(f"{where}: {message}" if where else message)
-    return "; ".join(parts) or "invalid request"
 
 
 def _add_request_metrics(app: FastAPI, metrics: ServiceMetrics, log: Any) -> None:

@@ -10,6 +10,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api_gateway.auth import Principal
 from api_gateway.models import (
+    DEFAULT_COMMAND_PAGE,
+    MAX_API_KEY_ID,
+    MAX_COMMAND_PAGE,
+    MAX_LOG_LINES,
+    MAX_SENSOR_PAGE,
     SERIAL_MAX_LENGTH,
     SERIAL_PATTERN,
     TARGET_PATTERN,
@@ -61,6 +66,7 @@ def _service(request: Request) -> GatewayService:
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     meaning = {
+        400: "the body is not valid JSON",
         401: "missing, malformed, unknown, expired or revoked API key",
         403: "the key's role may not do this",
         404: "not found",
@@ -99,7 +105,7 @@ async def list_sensors(
     target: Annotated[str | None, Query(pattern=TARGET_PATTERN)] = None,
     state: Presence | None = None,
     online: bool | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    limit: Annotated[int, Query(ge=1, le=MAX_SENSOR_PAGE)] = 100,
     after: Annotated[str | None, Query(description="the `next_after` of the previous page")] = None,
 ) -> SensorPage:
     where = SensorFilter(target=target, state=state, online=online, limit=limit, after=after)
@@ -119,7 +125,7 @@ async def delete_sensor(service: Service, caller: Caller, serial: SerialPath) ->
     return Response(status_code=204)
 
 
-@router.put("/sensors/{serial}/target", tags=["targets"], responses=_errors(404, 422, 503))
+@router.put("/sensors/{serial}/target", tags=["targets"], responses=_errors(400, 404, 422, 503))
 async def assign_target(
     service: Service, caller: Caller, serial: SerialPath, assignment: TargetAssignment
 ) -> Sensor:
@@ -129,7 +135,7 @@ async def assign_target(
 # -- commands --------------------------------------------------------------------------------
 
 
-@router.post("/commands", status_code=202, tags=["commands"], responses=_errors(404, 422, 503))
+@router.post("/commands", status_code=202, tags=["commands"], responses=_errors(400, 404, 422, 503))
 async def send_commands(service: Service, caller: Caller, request: CommandRequest) -> CommandBatch:
     """Send a command to one sensor, a target's sensors or all sensors."""
     return await service.send_commands(caller, request)
@@ -139,7 +145,7 @@ async def send_commands(service: Service, caller: Caller, request: CommandReques
     "/sensors/{serial}/commands",
     status_code=202,
     tags=["commands"],
-    responses=_errors(404, 422, 503),
+    responses=_errors(400, 404, 422, 503),
 )
 async def send_sensor_command(
     service: Service, caller: Caller, serial: SerialPath, request: SensorCommandRequest
@@ -171,7 +177,7 @@ async def legacy_awake(service: Service, caller: Caller, serial: SerialPath) -> 
     "/sensors/{serial}/change-sample-frequency",
     status_code=202,
     tags=["commands"],
-    responses=_errors(404, 422, 503),
+    responses=_errors(400, 404, 422, 503),
 )
 async def legacy_change_sample_frequency(
     service: Service, caller: Caller, serial: SerialPath, body: LegacyFrequencyRequest
@@ -193,7 +199,7 @@ async def list_sensor_commands(
     service: Service,
     caller: Caller,
     serial: SerialPath,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 20,
+    limit: Annotated[int, Query(ge=1, le=MAX_COMMAND_PAGE)] = DEFAULT_COMMAND_PAGE,
 ) -> CommandList:
     return await service.list_sensor_commands(caller, serial, limit)
 
@@ -206,7 +212,7 @@ async def list_targets(service: Service, caller: Caller) -> TargetList:
     return await service.list_targets(caller)
 
 
-@router.post("/targets", status_code=201, tags=["targets"], responses=_errors(409, 422, 503))
+@router.post("/targets", status_code=201, tags=["targets"], responses=_errors(400, 409, 422, 503))
 async def create_target(service: Service, caller: Caller, new: TargetCreate) -> Target:
     return await service.create_target(caller, new)
 
@@ -261,7 +267,7 @@ async def logs(
     level: Annotated[LogLevel, Query(description="the lowest level included")] = LogLevel.DEBUG,
     since: Since = None,
     until: Until = None,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    limit: Annotated[int, Query(ge=1, le=MAX_LOG_LINES)] = 1000,
 ) -> Logs:
     query = LogQuery(serial=serial, level=level, since=since, until=until, limit=limit)
     return await service.logs(caller, query)
@@ -275,7 +281,7 @@ async def list_api_keys(service: Service, caller: Caller) -> ApiKeyList:
     return await service.list_api_keys(caller)
 
 
-@router.post("/api-keys", status_code=201, tags=["api keys"], responses=_errors(422, 503))
+@router.post("/api-keys", status_code=201, tags=["api keys"], responses=_errors(400, 422, 503))
 async def create_api_key(
     service: Service, caller: Caller, new: Annotated[ApiKeyCreate, Body()]
 ) -> ApiKeyCreated:
@@ -286,7 +292,7 @@ async def create_api_key(
     "/api-keys/{key_id}", status_code=204, tags=["api keys"], responses=_errors(404, 422, 503)
 )
 async def revoke_api_key(
-    service: Service, caller: Caller, key_id: Annotated[int, Path(ge=1, le=2**31 - 1)]
+    service: Service, caller: Caller, key_id: Annotated[int, Path(ge=1, le=MAX_API_KEY_ID)]
 ) -> Response:
     await service.revoke_api_key(caller, key_id)
     return Response(status_code=204)
