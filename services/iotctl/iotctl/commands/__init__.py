@@ -1,0 +1,1 @@
+"""The iotctl subcommands, one module per group; `iotctl.cli` puts them together."""
