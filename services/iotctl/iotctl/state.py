@@ -95,3 +95,22 @@ output_option = click.option(
     callback=_set_output,
     help="table (default) or json (the API's JSON, one document)",
 )
+
+
+def _set_api_url(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is None or not value.strip():
+        return
+    try:
+        ctx.ensure_object(State).api_url_option = normalize_url(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from error
+
+
+# `iotctl login --api-url URL` reads naturally; same meaning as the global option.
+subcommand_api_url = click.option(
+    "--api-url",
+    default=None,
+    expose_value=False,
+    callback=_set_api_url,
+    help="the api-gateway, e.g. http://127.0.0.1:8080 (same as the global --api-url)",
+)

@@ -11,7 +11,7 @@ import click
 from iotctl import config, output
 from iotctl.client import ApiClient, api_path
 from iotctl.errors import AuthError, UnavailableError, warn
-from iotctl.state import State, normalize_url, output_option, pass_state
+from iotctl.state import State, normalize_url, output_option, pass_state, subcommand_api_url
 
 
 @click.command()
@@ -20,6 +20,7 @@ from iotctl.state import State, normalize_url, output_option, pass_state
     is_flag=True,
     help="Read the API key from standard input instead of prompting (for scripts).",
 )
+@subcommand_api_url
 @output_option
 @pass_state
 def login(state: State, api_key_stdin: bool) -> None:
