@@ -21,6 +21,7 @@ PROCESSES = (
     "sensor-registry",
     "measurements-ingester",
     "logs-ingester",
+    "api-gateway",
     *(f"sensor-simulator-{serial}" for serial in SERIALS),
 )
 DURATION_SECONDS = 12

@@ -319,6 +319,7 @@ async def test_a_backlog_is_written_in_batches_no_larger_than_the_limit(
     await _rows_reach(database, "backlog-1", 100_000, timeout=60)
     name = "iot_measurements_ingester_batch_size"
     flushes = metric(port, f"{name}_count")
-    within_limit = metric(port, f'{name}_bucket{{le="5000.0"}}')
+    queue = f'queue="{MEASUREMENTS_DB_WRITER.name}"'
+    within_limit = metric(port, f'{name}_bucket{{le="5000.0",{queue}}}')
     assert flushes >= 20
     assert within_limit == flushes

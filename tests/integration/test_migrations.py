@@ -44,7 +44,13 @@ CONTRACT = {
     ],
     "storage_info": [("key", "text"), ("value", "text")],
     "retention_policies": [("table_name", "text"), ("keep", "interval")],
-    "targets": [("id", "integer"), ("name", "text"), ("created_at", TIMESTAMPTZ)],
+    "targets": [
+        ("id", "integer"),
+        ("name", "text"),
+        ("created_at", TIMESTAMPTZ),
+        ("latitude", FLOAT),
+        ("longitude", FLOAT),
+    ],
     "sensors": [
         ("id", "integer"),
         ("serial_number", "text"),
@@ -57,6 +63,30 @@ CONTRACT = {
         ("self_test", "text"),
         ("registered_at", TIMESTAMPTZ),
         ("metadata_updated_at", TIMESTAMPTZ),
+        ("desired_asleep", "boolean"),
+        ("desired_sample_frequency_hz", FLOAT),
+        ("desired_at", TIMESTAMPTZ),
+        ("reported_asleep", "boolean"),
+        ("reported_at", TIMESTAMPTZ),
+        ("last_heartbeat_at", TIMESTAMPTZ),
+        ("heartbeat_interval_s", FLOAT),
+    ],
+    "commands": [
+        ("id", "uuid"),
+        ("request_id", "uuid"),
+        ("sensor_id", "integer"),
+        ("action", "text"),
+        ("sample_frequency_hz", FLOAT),
+        ("status", "text"),
+        ("reason", "text"),
+        ("issued_by", "text"),
+        ("issued_at", TIMESTAMPTZ),
+        ("expires_at", TIMESTAMPTZ),
+        ("delivered_at", TIMESTAMPTZ),
+        ("completed_at", TIMESTAMPTZ),
+        ("acked_at", TIMESTAMPTZ),
+        ("reported_asleep", "boolean"),
+        ("reported_sample_frequency_hz", FLOAT),
     ],
     "measurements": [("time", TIMESTAMPTZ), ("sensor_id", "integer"), ("value", FLOAT)],
     "measurement_batches": [
@@ -297,17 +327,27 @@ def test_app_role_writes_and_reads_data_but_cannot_change_the_schema(
             "UPDATE measurements SET value = 0",
             "DELETE FROM measurement_batches",
             "DELETE FROM sensor_logs",
+            # Keys may be revoked, never rewritten (to another role or hash) or erased.
+            "UPDATE api_keys SET role = 'admin'",
+            "UPDATE api_keys SET secret_hash = secret_hash",
+            "DELETE FROM api_keys",
             "UPDATE retention_policies SET keep = '1 day'",
         ]:
             with pytest.raises(errors.InsufficientPrivilege):
                 app.execute(forbidden)
 
 
+# Key hashes are for the gateway only: dashboards never see them.
+HIDDEN_FROM_READONLY = ("api_keys",)
+
+
 def test_readonly_role_reads_every_relation_and_writes_nothing(database: TestDatabase) -> None:
     relations = fetch(
         database.admin_url,
         "SELECT relname FROM pg_class"
-        " WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'p', 'v', 'm')",
+        " WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'p', 'v', 'm')"
+        " AND NOT relname = ANY(%s)",
+        [list(HIDDEN_FROM_READONLY)],
     )
     with psycopg.connect(database.readonly_url, autocommit=True) as readonly:
         for (relation,) in relations:
@@ -318,6 +358,7 @@ def test_readonly_role_reads_every_relation_and_writes_nothing(database: TestDat
             "DELETE FROM sensors",
             "SELECT iot_maintain()",
             "CREATE TABLE public.intruder (x integer)",
+            "SELECT count(*) FROM api_keys",
         ]:
             with pytest.raises(errors.InsufficientPrivilege):
                 readonly.execute(forbidden)

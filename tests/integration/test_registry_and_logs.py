@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
 import structlog
-from iot_routing import logs_key, registry_key
+from iot_routing import heartbeat_key, logs_key, registry_key
 from iot_service import ServiceMetrics
 from sensor_registry.decode import Registration
 from sensor_registry.store import RegistrationStore
 
+from tests.control_messages import heartbeat_message
+from tests.integration.control_plane import US, at, now_us, sensor
 from tests.integration.db_fixtures import TestDatabase
 from tests.integration.pipeline import (
     Broker,
@@ -137,3 +141,43 @@ async def test_logs_are_stored_once_and_written_as_logfmt(
     assert len(text.splitlines()) == 2, "each line once in the file too"
     assert 'logger=log-1 level=info message="System powering on"' in text
     assert 'message="Self-test result: \\"PASSED\\""' in text
+
+
+async def test_a_registration_reports_state_only_when_newer_than_the_last_report(
+    amqp_url: str, database: TestDatabase, services: Services
+) -> None:
+    t1 = now_us() - 10 * US
+    t2, t3, t4 = t1 + US, t1 + 2 * US, t1 + 3 * US
+    db = database.admin_url
+    services.start("sensor-registry")
+    async with Broker(amqp_url) as broker:
+        await broker.publish(registry_key("rep-1"), registration_message("rep-1", 100.0, "v1", t1))
+        created = await eventually(lambda: _reported(db, "rep-1", at(t1)), 30, "registration")
+        assert (created["reported_asleep"], created["sample_frequency_hz"]) == (False, 100.0)
+
+        # The sensor fell asleep at 20 Hz (reported at t3)...
+        await broker.publish(
+            heartbeat_key("rep-1"),
+            heartbeat_message("rep-1", t3, asleep=True, frequency=20.0),
+        )
+        await eventually(lambda: _reported(db, "rep-1", at(t3)), 30, "the heartbeat's report")
+        # ...so a registration sent before that (at t2) updates metadata but not the state.
+        await broker.publish(registry_key("rep-1"), registration_message("rep-1", 50.0, "v2", t2))
+        await eventually(lambda: _firmware(database, "rep-1", "v2"), 30, "v2's metadata")
+        stale = sensor(db, "rep-1")
+        assert (stale["reported_asleep"], stale["sample_frequency_hz"]) == (True, 20.0)
+        assert stale["reported_at"] == at(t3)
+
+        # A registration after it (a reboot at t4) is the newest report: awake, at its frequency.
+        await broker.publish(registry_key("rep-1"), registration_message("rep-1", 100.0, "v4", t4))
+        rebooted = await eventually(lambda: _reported(db, "rep-1", at(t4)), 30, "the reboot")
+    assert (rebooted["reported_asleep"], rebooted["sample_frequency_hz"]) == (False, 100.0)
+    assert rebooted["firmware_version"] == "v4"
+
+
+async def _reported(db: str, serial: str, when: datetime) -> dict[str, Any] | None:
+    rows = query(db, "SELECT 1 FROM sensors WHERE serial_number = %s", serial)
+    if not rows:
+        return None
+    row = sensor(db, serial)
+    return row if row["reported_at"] == when else None

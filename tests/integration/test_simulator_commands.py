@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import time
 import uuid
 from pathlib import Path
@@ -106,6 +108,20 @@ def _simulator(amqp_url: str, serial: str, log_dir: Path, hz: str) -> ServicePro
     )
 
 
+def _logged_rejection(process: ServiceProcess, command_id: str) -> bool:
+    """The simulator logged the rejected command as a warning, with the reason."""
+    for line in process.logs().splitlines():
+        with contextlib.suppress(ValueError):
+            event = json.loads(line)
+            if isinstance(event, dict) and event.get("command_id") == command_id:
+                return bool(
+                    event.get("level") == "warning"
+                    and event.get("status") == "COMMAND_STATUS_REJECTED"
+                    and "sample frequency" in str(event.get("reason"))
+                )
+    return False
+
+
 def _end_ns(batch: MeasurementBatch) -> int:
     return batch.first_sample_time.ToNanoseconds() + int(
         (len(batch.samples) - 1) * 1e9 / batch.sample_rate_hz
@@ -157,6 +173,7 @@ async def test_sleep_awake_and_frequency_change_on_a_running_sensor(
             assert "sample frequency" in rejected.reason
             assert rejected.reported.sample_frequency_hz == 200
             assert process.running()
+            assert _logged_rejection(process, rejected.command_id)
         finally:
             assert process.stop(timeout=15) == 0
 

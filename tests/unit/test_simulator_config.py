@@ -19,6 +19,7 @@ _OURS = (
     "IOT_MAX_SAMPLE_FREQUENCY_HZ",
     "IOT_FIRMWARE_VERSION",
     "IOT_HTTP_PORT",
+    "IOT_HEARTBEAT_SECONDS",
 )
 
 
@@ -46,6 +47,7 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.max_backlog_seconds == 60.0
     assert settings.max_sample_frequency_hz == 25_000.0
     assert settings.http_port == 9104
+    assert settings.heartbeat_seconds == 5.0
     assert settings.firmware_version
 
 
@@ -67,6 +69,7 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
         "IOT_MAX_BACKLOG_SECONDS": "5",
         "IOT_HTTP_PORT": "0",
         "IOT_FIRMWARE_VERSION": "sim-9",
+        "IOT_HEARTBEAT_SECONDS": "0.25",
     }.items():
         monkeypatch.setenv(name, value)
     settings = SimulatorSettings()
@@ -75,6 +78,7 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (settings.batch_interval_seconds, settings.max_batch_samples) == (0.5, 100)
     assert (settings.max_backlog_seconds, settings.http_port) == (5.0, 0)
     assert settings.firmware_version == "sim-9"
+    assert settings.heartbeat_seconds == 0.25
 
 
 @pytest.mark.parametrize(
@@ -88,6 +92,9 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
         ("IOT_MAX_BATCH_SAMPLES", "0"),
         ("IOT_MAX_BACKLOG_SECONDS", "-1"),
         ("IOT_HTTP_PORT", "70000"),
+        ("IOT_HEARTBEAT_SECONDS", "0"),
+        ("IOT_HEARTBEAT_SECONDS", "-5"),
+        ("IOT_HEARTBEAT_SECONDS", "inf"),
         ("IOT_SENSOR_SERIAL", "sensor.1"),
         ("IOT_SENSOR_SERIAL", "all"),
     ],

@@ -3,7 +3,13 @@ a batching consumer that acknowledges only after the batch's effect is durable."
 
 from iot_messaging.backoff import Backoff
 from iot_messaging.connection import BROKER_ERRORS, connect_with_retry
-from iot_messaging.consumer import BatchConsumer, ConsumerMetrics, Delivery, InvalidMessageError
+from iot_messaging.consumer import (
+    BatchConsumer,
+    ConsumerMetrics,
+    Delivery,
+    InvalidMessageError,
+    QueueMetrics,
+)
 from iot_messaging.publisher import Publisher, PublishError
 from iot_messaging.topology import declare_queue, declare_topology
 
@@ -16,6 +22,7 @@ __all__ = [
     "InvalidMessageError",
     "PublishError",
     "Publisher",
+    "QueueMetrics",
     "connect_with_retry",
     "declare_queue",
     "declare_topology",

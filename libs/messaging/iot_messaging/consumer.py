@@ -27,6 +27,7 @@ from aiormq.abc import AbstractChannel, AbstractConnection, DeliveredMessage
 from iot_routing import QueueSpec
 from iot_service import Health, ServiceMetrics
 from iot_service.metrics import SIZE_BUCKETS
+from prometheus_client import Counter
 
 from iot_messaging.backoff import Backoff
 from iot_messaging.connection import BROKER_ERRORS, connect_with_retry
@@ -51,28 +52,72 @@ class Delivery(Generic[T]):
 
 
 class ConsumerMetrics:
-    """The metric set every consuming service exports, under its own namespace."""
+    """The metric set every consuming service exports, under its own namespace.
+
+    Every series carries a `queue` label, so the consumers of one process (the sensor-registry
+    consumes three queues) share one set of metric names without colliding, and a single-queue
+    service keeps the names it always had. Create it once per process and hand each consumer
+    its `for_queue` view: a registry refuses the same name twice.
+    """
 
     def __init__(self, metrics: ServiceMetrics) -> None:
-        self.received = metrics.counter("messages_received", "Messages delivered by RabbitMQ")
+        self.received = metrics.counter(
+            "messages_received", "Messages delivered by RabbitMQ", ["queue"]
+        )
         self.processed = metrics.counter(
-            "messages_processed", "Messages whose effect was committed and that were acked"
+            "messages_processed",
+            "Messages whose effect was committed and that were acked",
+            ["queue"],
         )
         self.failed = metrics.counter(
-            "batch_failures", "Batch writes that failed and were retried", ["reason"]
+            "batch_failures", "Batch writes that failed and were retried", ["queue", "reason"]
         )
         self.dead_lettered = metrics.counter(
-            "messages_dead_lettered", "Messages rejected to the dead-letter queue", ["reason"]
+            "messages_dead_lettered",
+            "Messages rejected to the dead-letter queue",
+            ["queue", "reason"],
         )
         self.batch_size = metrics.histogram(
-            "batch_size", "Weight (samples, rows) of each written batch", buckets=SIZE_BUCKETS
+            "batch_size",
+            "Weight (samples, rows) of each written batch",
+            buckets=SIZE_BUCKETS,
+            labels=["queue"],
         )
         self.batch_messages = metrics.histogram(
-            "batch_messages", "Messages in each written batch", buckets=SIZE_BUCKETS
+            "batch_messages",
+            "Messages in each written batch",
+            buckets=SIZE_BUCKETS,
+            labels=["queue"],
         )
         self.write_seconds = metrics.histogram(
-            "write_seconds", "Time to make one batch durable, retries included"
+            "write_seconds", "Time to make one batch durable, retries included", labels=["queue"]
         )
+
+    def for_queue(self, queue: str) -> QueueMetrics:
+        """The series of one queue's consumer."""
+        return QueueMetrics(self, queue)
+
+
+class QueueMetrics:
+    """ConsumerMetrics bound to one queue; what a BatchConsumer records into."""
+
+    def __init__(self, family: ConsumerMetrics, queue: str) -> None:
+        self._family = family
+        self._queue = queue
+        # Created up front so every series is exported (as 0) before the first message.
+        self.received = family.received.labels(queue=queue)
+        self.processed = family.processed.labels(queue=queue)
+        self.batch_size = family.batch_size.labels(queue=queue)
+        self.batch_messages = family.batch_messages.labels(queue=queue)
+        self.write_seconds = family.write_seconds.labels(queue=queue)
+
+    def failed(self, reason: str) -> Counter:
+        """The retried-batch counter for one failure reason."""
+        return self._family.failed.labels(queue=self._queue, reason=reason)
+
+    def dead_lettered(self, reason: str) -> Counter:
+        """The dead-lettered-message counter for one reason."""
+        return self._family.dead_lettered.labels(queue=self._queue, reason=reason)
 
 
 Decoder = Callable[[DeliveredMessage], tuple[T, int]]
@@ -91,8 +136,9 @@ class BatchConsumer(Generic[T]):
         handle: Handler[T],
         is_transient: Callable[[BaseException], bool],
         log: Any,
-        metrics: ConsumerMetrics,
+        metrics: QueueMetrics,
         health: Health,
+        amqp_condition: str = "amqp",
         prefetch: int = 512,
         max_batch_weight: int = 50_000,
         max_batch_delay: float = 0.05,
@@ -107,6 +153,9 @@ class BatchConsumer(Generic[T]):
         self._log = log.bind(queue=queue.name)
         self._metrics = metrics
         self._health = health
+        # The readiness condition this consumer's connection answers for; a process with
+        # several consumers gives each its own, so /readyz names the queue that is down.
+        self._amqp_condition = amqp_condition
         self._prefetch = prefetch
         self._max_weight = max_batch_weight
         self._max_messages = max(1, prefetch // 2)
@@ -143,7 +192,7 @@ class BatchConsumer(Generic[T]):
             await channel.basic_consume(
                 self._queue.name, self._on_message, consumer_tag=consumer_tag
             )
-            self._health.set("amqp", True)
+            self._health.set(self._amqp_condition, True)
             self._log.info("consuming", prefetch=self._prefetch)
             closed = asyncio.ensure_future(connection.closing)
             stopped = asyncio.ensure_future(stop.wait())
@@ -159,7 +208,7 @@ class BatchConsumer(Generic[T]):
         except BROKER_ERRORS as exc:
             self._log.warning("amqp channel failed", error=repr(exc))
         finally:
-            self._health.set("amqp", False)
+            self._health.set(self._amqp_condition, False)
             # Deliveries of a dead channel cannot be acked; RabbitMQ has already requeued them.
             self._pending = [d for d in self._pending if not d.channel.is_closed]
             self._pending_weight = sum(d.weight for d in self._pending)
@@ -196,7 +245,7 @@ class BatchConsumer(Generic[T]):
         self, channel: AbstractChannel, tag: int, routing_key: str, reason: str
     ) -> None:
         self._log.warning("message dead-lettered", routing_key=routing_key, reason=reason)
-        self._metrics.dead_lettered.labels(reason=reason.split(":", 1)[0][:60]).inc()
+        self._metrics.dead_lettered(reason.split(":", 1)[0][:60]).inc()
         # If the channel is gone the broker requeued it; it will come back and fail again.
         with contextlib.suppress(*BROKER_ERRORS):
             await channel.basic_nack(tag, requeue=False)
@@ -277,7 +326,7 @@ class BatchConsumer(Generic[T]):
                 if not self._is_transient(exc):
                     raise _PermanentBatchError(f"{type(exc).__name__}: {exc}") from exc
                 self._health.set("database", False)
-                self._metrics.failed.labels(reason=type(exc).__name__).inc()
+                self._metrics.failed(type(exc).__name__).inc()
                 self._log.warning(
                     "batch write failed, will retry",
                     error=repr(exc),

@@ -37,18 +37,30 @@ SELECT {_COLUMNS} FROM commands c JOIN sensors s ON s.id = c.sensor_id
 WHERE s.serial_number = $1 ORDER BY c.issued_at DESC, c.id LIMIT $2
 """
 # Only a command still pending can fail: the sensor may have acknowledged one whose confirm the
-# gateway never saw, and the sensor's word wins.
+# gateway never saw, and the sensor's word wins. Rows are locked in the order the
+# sensor-registry locks them (commands by id, then sensors by serial number), so the two never
+# deadlock.
 MARK_FAILED = """
-UPDATE commands SET status = 'failed', reason = $2, completed_at = now()
-WHERE id = ANY($1::uuid[]) AND status = 'pending'
+WITH failed AS (
+    SELECT c.id, f.reason FROM commands c
+    JOIN unnest($1::uuid[], $2::text[]) AS f(id, reason) ON f.id = c.id
+    WHERE c.status = 'pending'
+    ORDER BY c.id
+    FOR NO KEY UPDATE OF c
+)
+UPDATE commands c SET status = 'failed', reason = failed.reason, completed_at = now()
+FROM failed WHERE c.id = failed.id
 """
 SET_DESIRED = """
-UPDATE sensors SET
+WITH chosen AS (
+    SELECT id FROM sensors WHERE id = ANY($1::int[]) ORDER BY serial_number FOR NO KEY UPDATE
+)
+UPDATE sensors s SET
     desired_asleep = CASE $2 WHEN 'sleep' THEN true WHEN 'awake' THEN false
-                     ELSE desired_asleep END,
-    desired_sample_frequency_hz = coalesce($3, desired_sample_frequency_hz),
+                     ELSE s.desired_asleep END,
+    desired_sample_frequency_hz = coalesce($3, s.desired_sample_frequency_hz),
     desired_at = now()
-WHERE id = ANY($1::int[])
+FROM chosen WHERE s.id = chosen.id
 """
 SELECT_ONE = "SELECT id, serial_number FROM sensors WHERE serial_number = $1"
 SELECT_TARGET = """

@@ -34,6 +34,9 @@ def translated(operation: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]
     async def run(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return await operation(*args, **kwargs)
+        except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
+            # Lock order makes this rare; the caller may simply retry.
+            raise UnavailableError("the database was busy with the same rows; retry") from None
         except asyncpg.QueryCanceledError:
             raise UnavailableError(
                 "the query ran out of time: narrow the range or use a larger bucket"

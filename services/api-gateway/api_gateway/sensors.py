@@ -47,6 +47,12 @@ LIMIT $6
 )
 ONE = _OVERVIEW + "WHERE serial_number = $3"
 SENSOR_ID = "SELECT id FROM sensors WHERE serial_number = $1"
+# The sensor's commands are locked first (by id), as the sensor-registry locks them before the
+# sensor row: the cascading delete then cannot deadlock with an acknowledgement being stored.
+LOCK_COMMANDS = """
+SELECT c.id FROM commands c JOIN sensors s ON s.id = c.sensor_id
+WHERE s.serial_number = $1 ORDER BY c.id FOR UPDATE OF c
+"""
 DELETE = "DELETE FROM sensors WHERE serial_number = $1 RETURNING id"
 ASSIGN = """
 UPDATE sensors SET target_id = (SELECT id FROM targets WHERE name = $2)

@@ -174,7 +174,8 @@ class GatewayService:
 
     @requires(Role.ADMIN)
     async def delete_sensor(self, principal: Principal, serial: str) -> None:
-        async with self._pool.acquire() as connection:
+        async with self._pool.acquire() as connection, connection.transaction():
+            await connection.execute(sensors.LOCK_COMMANDS, serial)
             if await connection.fetchval(sensors.DELETE, serial) is None:
                 raise NotFoundError(f"no sensor with serial number {serial!r}")
         self._log.info("sensor deleted", serial_number=serial, by=principal.name)
@@ -246,8 +247,7 @@ class GatewayService:
         failures = await self._publish_all(sent, ttl)
         ids = {row["serial_number"]: row["id"] for row in chosen}
         async with self._pool.acquire() as connection, connection.transaction():
-            for reason, failed in _group(failures).items():
-                await connection.execute(commands.MARK_FAILED, failed, reason)
+            await connection.execute(commands.MARK_FAILED, list(failures), list(failures.values()))
             published = sorted(ids[c.serial_number] for c in sent if c.command_id not in failures)
             await connection.execute(
                 commands.SET_DESIRED, published, request.action.value, frequency
@@ -485,10 +485,3 @@ class GatewayService:
             if await connection.fetchval(keys.REVOKE, key_id) is None:
                 raise NotFoundError(f"no API key {key_id}")
         self._log.info("api key revoked", key_id=key_id, by=principal.name)
-
-
-def _group(failures: dict[uuid.UUID, str]) -> dict[str, list[uuid.UUID]]:
-    grouped: dict[str, list[uuid.UUID]] = {}
-    for command_id, reason in failures.items():
-        grouped.setdefault(reason, []).append(command_id)
-    return grouped

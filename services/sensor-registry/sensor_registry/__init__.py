@@ -1,1 +1,2 @@
-"""sensor-registry: registrations from sensor.all.registry.created -> one row per sensor."""
+"""sensor-registry: one row per sensor (registrations, reported state, presence from heartbeats)
+and command status from the sensors' acknowledgements; see the README."""

@@ -8,5 +8,15 @@ from pydantic import Field
 
 class Settings(DatabaseSettings):
     http_port: int = Field(9101, ge=0, le=65535)
+    # Per queue: registrations, command acknowledgements and heartbeats each get this window.
     prefetch: int = Field(64, ge=1)
     max_sample_frequency_hz: float = Field(1_000_000.0, gt=0)
+    command_sweep_seconds: float = Field(
+        5.0, gt=0, allow_inf_nan=False, description="how often overdue commands are expired"
+    )
+    command_expiry_grace_seconds: float = Field(
+        30.0,
+        ge=0,
+        allow_inf_nan=False,
+        description="how long after expires_at an open command waits for the sensor's outcome",
+    )

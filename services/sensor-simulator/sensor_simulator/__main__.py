@@ -2,7 +2,8 @@
 
 Wiring, top-down: settings (a bad value stops start-up with one line and exit code 2),
 logger bound to the sensor's serial, metrics and the health server, the publisher, then the
-simulator under run_service, which turns SIGTERM/SIGINT into the stop event.
+simulator, its command consumer and its heartbeats under run_service, which turns
+SIGTERM/SIGINT into the stop event.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import asyncio
 import sys
 
 from iot_messaging import Publisher
-from iot_routing import COMMAND_ACKS, LOGS, MEASUREMENTS_DB_WRITER, REGISTRY_CREATED
+from iot_routing import COMMAND_ACKS, HEARTBEATS, LOGS, MEASUREMENTS_DB_WRITER, REGISTRY_CREATED
 from iot_service import (
     Health,
     HealthServer,
@@ -25,6 +26,7 @@ from sensor_simulator import SERVICE
 from sensor_simulator.app import Simulator
 from sensor_simulator.command_consumer import CommandConsumer
 from sensor_simulator.config import SimulatorSettings
+from sensor_simulator.heartbeat_sender import HeartbeatSender
 from sensor_simulator.metrics import SimulatorMetrics
 
 EXIT_OK = 0
@@ -56,19 +58,21 @@ def main() -> int:
     publisher = Publisher(
         settings.amqp_url,
         log,
-        declare=(MEASUREMENTS_DB_WRITER, REGISTRY_CREATED, LOGS, COMMAND_ACKS),
+        declare=(MEASUREMENTS_DB_WRITER, REGISTRY_CREATED, LOGS, COMMAND_ACKS, HEARTBEATS),
         max_delay=settings.reconnect_max_seconds,
     )
     simulator = Simulator(settings, publisher, log, health, metrics)
     commands = CommandConsumer(
         settings.amqp_url, simulator, publisher, log, settings.reconnect_max_seconds
     )
+    heartbeats = HeartbeatSender(simulator, publisher, log, metrics, settings.heartbeat_seconds)
 
     async def run(stop: asyncio.Event) -> None:
         taking_commands = asyncio.create_task(commands.run(stop))
+        beating = asyncio.create_task(heartbeats.run(stop))
         await simulator.run(stop)
         stop.set()  # the simulator may also end on its own (it never does unless stopped)
-        await taking_commands
+        await asyncio.gather(taking_commands, beating)
 
     try:
         run_service(run, health)

@@ -83,6 +83,7 @@ class Simulator:
         self._log_sequence = SequenceCounter.at_boot(booted_at)
         self._batch_sequence = SequenceCounter.at_boot(booted_at)
         self._registered = False
+        self._boot_id = uuid.uuid4().hex
         self._changed = asyncio.Event()
         self._sensor: Sensor | None = None
         # Set once the sensor exists (after its registration): commands may be taken from then.
@@ -91,6 +92,11 @@ class Simulator:
     @property
     def wall_clock(self) -> WallClock:
         return self._clock
+
+    @property
+    def boot_id(self) -> str:
+        """Random id of this boot, announced in the registration and every heartbeat."""
+        return self._boot_id
 
     @property
     def sensor(self) -> Sensor | None:
@@ -131,7 +137,7 @@ class Simulator:
             )
             if not await self._publish(logs_key(self._serial), message, stop):
                 return False
-        boot_id = uuid.uuid4().hex
+        boot_id = self._boot_id
         registration = messages.registration(
             self._serial,
             SIMULATED_KIND,
@@ -259,4 +265,3 @@ class Simulator:
         if confirmed and self._registered:
             self._health.set("amqp", True)
         return confirmed
-        return False

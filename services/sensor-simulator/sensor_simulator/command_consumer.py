@@ -105,7 +105,9 @@ class CommandConsumer:
             return  # stopping: the command stays in the queue for the next start
         outcome = apply_command(sensor, command, clock.now_ns())
         self._simulator.wake()
-        self._log.info(
+        # A command not applied (rejected, expired) is worth an operator's attention.
+        applied = outcome.status == CommandStatus.COMMAND_STATUS_APPLIED
+        (self._log.info if applied else self._log.warning)(
             "command taken",
             command_id=command.command_id,
             action=command.WhichOneof("action"),

@@ -73,8 +73,11 @@ def acknowledgement(sensor: Sensor, command_id: str, outcome: Outcome, now_ns: i
         serial_number=sensor.serial,
         status=outcome.status,
         reason=outcome.reason,
-        reported=ReportedState(
-            asleep=sensor.asleep, sample_frequency_hz=sensor.sample_frequency_hz
-        ),
+        reported=reported_state(sensor),
         acked_at=timestamp(now_ns),
     )
+
+
+def reported_state(sensor: Sensor) -> ReportedState:
+    """What the sensor says it does, in acknowledgements and heartbeats alike."""
+    return ReportedState(asleep=sensor.asleep, sample_frequency_hz=sensor.sample_frequency_hz)

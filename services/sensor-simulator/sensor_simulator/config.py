@@ -15,6 +15,7 @@ DEFAULT_FIRMWARE_VERSION = "sim-0.1.0"
 # Generous upper bounds: values beyond them are typos, not configurations.
 _MAX_BATCH_SAMPLES = 1_000_000
 _MAX_FREQUENCY_LIMIT_HZ = 1_000_000.0
+_MAX_HEARTBEAT_SECONDS = 3_600.0
 
 
 def _serial_of_this_host() -> str:
@@ -37,6 +38,13 @@ class SimulatorSettings(ServiceSettings):
         MAX_SAMPLE_FREQUENCY_HZ, gt=0, le=_MAX_FREQUENCY_LIMIT_HZ, allow_inf_nan=False
     )
     firmware_version: str = Field(DEFAULT_FIRMWARE_VERSION, min_length=1)
+    heartbeat_seconds: float = Field(
+        5.0,
+        gt=0,
+        le=_MAX_HEARTBEAT_SECONDS,
+        allow_inf_nan=False,
+        description="a heartbeat every this many seconds, awake or asleep",
+    )
     http_port: int = Field(DEFAULT_HTTP_PORT, ge=0, le=65535, description="0 picks a free port")
 
     @field_validator("sensor_serial")

@@ -23,6 +23,13 @@ class SimulatorMetrics:
         self.publish_seconds = metrics.histogram(
             "publish_seconds", "Time from publishing a batch to its confirm, retries included"
         )
+        self.heartbeats_published = metrics.counter(
+            "heartbeats_published", "Heartbeats confirmed by the broker"
+        )
+        self.heartbeats_skipped = metrics.counter(
+            "heartbeats_skipped",
+            "Heartbeats not sent: the previous one was still unconfirmed, or publishing failed",
+        )
         self.sample_frequency_hz = metrics.gauge(
             "sample_frequency_hz", "Configured sample frequency"
         )

@@ -20,7 +20,8 @@ ALTER TABLE sensors
     ADD COLUMN desired_at timestamptz,
     ADD COLUMN reported_asleep boolean NOT NULL DEFAULT false,
     ADD COLUMN reported_at timestamptz NOT NULL DEFAULT '-infinity',
-    -- Presence: when the last heartbeat arrived (server time) and the interval the sensor
+    -- Presence: when the last heartbeat was sent (the sensor's time, capped at the server's, so
+    -- a late redelivery cannot make a silent sensor look alive) and the interval the sensor
     -- promised for the next one.
     ADD COLUMN last_heartbeat_at timestamptz,
     ADD COLUMN heartbeat_interval_s double precision CHECK (heartbeat_interval_s > 0);
