@@ -4,12 +4,16 @@ error codes, with the effects checked in the database and in the sensors' queues
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from iot.v1.command_pb2 import SensorCommand
 from iot_routing import commands_queue
+from iot_storage.api_keys import generate_key
 
 from tests.integration.db_fixtures import TestDatabase
 from tests.integration.gateway_fixtures import Gateway, GatewayFactory, create_key
@@ -416,3 +420,37 @@ def test_presence_online_asleep_offline(gateway: Gateway, database: TestDatabase
     assert (
         viewer.get("/sensors", params={"state": "asleep", "online": False}).json()["sensors"] == []
     )
+
+
+def test_bootstrap_key_and_the_one_time_key_command(
+    gateway_factory: GatewayFactory, database: TestDatabase
+) -> None:
+    created = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("iot-db")),
+            "create-api-key",
+            "--database-url",
+            database.admin_url,
+            "--name",
+            "first-admin",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    first_key = created.stdout.strip()
+    assert first_key.startswith("iot_")
+    assert "shown only now" in created.stderr
+
+    bootstrap = generate_key().key
+    gateway = gateway_factory(IOT_BOOTSTRAP_ADMIN_KEY=bootstrap)
+    assert gateway.client(key=first_key).get("/whoami").json()["name"] == "first-admin"
+    me = gateway.client(key=bootstrap).get("/whoami").json()
+    assert (me["name"], me["role"]) == ("bootstrap", "admin")
+
+    key_id = scalar(database.admin_url, "SELECT id FROM api_keys WHERE name = 'bootstrap'")
+    assert gateway.client(key=first_key).delete(f"/api-keys/{key_id}").status_code == 204
+    # A restart with the same variable does not bring the revoked key back.
+    again = gateway_factory(IOT_BOOTSTRAP_ADMIN_KEY=bootstrap)
+    assert again.client(key=bootstrap).get("/whoami").json() == {"detail": "API key revoked"}
+    assert scalar(database.admin_url, "SELECT count(*) FROM api_keys WHERE name = 'bootstrap'") == 1

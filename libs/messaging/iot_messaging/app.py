@@ -10,7 +10,6 @@ batching, so a backlog or a poison message on one queue never holds up another.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -25,12 +24,11 @@ from iot_service import (
     run_service,
 )
 from iot_storage.errors import is_transient
-from iot_storage.pool import create_pool
+from iot_storage.pool import create_pool, watch_database
 
 from iot_messaging.consumer import BatchConsumer, ConsumerMetrics, Decoder, Handler
 
 T = TypeVar("T")
-DATABASE_PROBE_SECONDS = 5.0
 # The readiness condition of a single-queue service's broker connection.
 AMQP = "amqp"
 
@@ -115,19 +113,6 @@ def amqp_conditions(consumers: Sequence[QueueConsumer[Any]]) -> list[str]:
     return [f"{AMQP}:{consumer.queue.name}" for consumer in consumers]
 
 
-async def _watch_database(pool: Any, health: Health, stop: asyncio.Event) -> None:
-    """Keep the 'database' readiness condition true to life even when no messages flow."""
-    while not stop.is_set():
-        try:
-            async with pool.acquire() as connection:
-                await connection.fetchval("SELECT 1")
-            health.set("database", True)
-        except Exception as exc:  # any failure to reach the database means not ready
-            health.set("database", not is_transient(exc))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), DATABASE_PROBE_SECONDS)
-
-
 def run_consumer_app(app: ConsumerApp[Any]) -> None:
     """Run the service until SIGTERM; pending batches are flushed or handed back first."""
     settings = app.settings
@@ -161,7 +146,7 @@ def run_consumer_app(app: ConsumerApp[Any]) -> None:
             )
             for spec, condition in zip(specs, conditions, strict=True)
         ]
-        helpers = [asyncio.create_task(_watch_database(pool, health, stop))]
+        helpers = [asyncio.create_task(watch_database(pool, health, stop))]
         duties = [*app.duties, *(build(metrics) for build in app.duty_factories)]
         helpers += [asyncio.create_task(duty(pool, log, stop)) for duty in duties]
         running = [
