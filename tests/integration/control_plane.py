@@ -1,17 +1,17 @@
-"""Helpers for the registry's control-plane tests: sensors and commands rows, per-queue metrics."""
+"""Helpers for the control-plane tests: sensors, commands and telemetry rows, per-queue metrics."""
 
 from __future__ import annotations
 
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
 from iot_routing import QueueSpec
 from psycopg.rows import dict_row
 
-from tests.integration.pipeline import http_get, query
+from tests.integration.pipeline import execute, http_get, query
 
 US = 1_000_000
 
@@ -34,6 +34,23 @@ def add_sensor(url: str, serial: str, frequency: float = 100.0) -> int:
         frequency,
     )
     return int(rows[0][0])
+
+
+def seed_telemetry(url: str, sensor_id: int, start: datetime) -> None:
+    """100 samples (values 0..99, 10 per second from start) and two log lines (info, error)."""
+    for statement, params in [
+        (
+            "INSERT INTO measurements (time, sensor_id, value) "
+            "SELECT %s + n * interval '100 milliseconds', %s, n FROM generate_series(0, 99) n",
+            (start, sensor_id),
+        ),
+        (
+            "INSERT INTO sensor_logs (time, sensor_id, sequence, level, message) VALUES "
+            "(%s, %s, 1, 'info', 'System powering on'), (%s, %s, 2, 'error', 'overheated')",
+            (start, sensor_id, start + timedelta(seconds=1), sensor_id),
+        ),
+    ]:
+        execute(url, statement, *params)
 
 
 def add_command(

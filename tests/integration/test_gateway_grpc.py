@@ -21,9 +21,10 @@ from iot.v1.gateway_pb2_grpc import SensorGatewayStub
 from iot_routing import commands_queue
 from iot_storage.api_keys import generate_key
 
+from tests.integration.control_plane import add_sensor, seed_telemetry
 from tests.integration.db_fixtures import TestDatabase
 from tests.integration.gateway_fixtures import Gateway, GatewayFactory, logged_port
-from tests.integration.pipeline import Broker, Services, execute, query, scalar
+from tests.integration.pipeline import Broker, Services, query, scalar
 from tests.support import wait_until
 
 pytestmark = pytest.mark.integration
@@ -79,17 +80,6 @@ def client(gateway: Gateway) -> Iterator[Client]:
     yield from connect(gateway)
 
 
-def add_sensor(database: TestDatabase, serial: str, frequency: float = 10.0) -> int:
-    return int(
-        scalar(
-            database.admin_url,
-            "INSERT INTO sensors (serial_number, sample_frequency_hz) VALUES (%s, %s) RETURNING id",
-            serial,
-            frequency,
-        )
-    )
-
-
 def test_missing_malformed_and_unknown_keys_are_unauthenticated(client: Client) -> None:
     whoami = pb.WhoAmIRequest()
     code, detail = client.refused("WhoAmI", whoami, role=None)
@@ -119,7 +109,7 @@ def test_missing_malformed_and_unknown_keys_are_unauthenticated(client: Client) 
 
 
 def test_roles_are_enforced(client: Client, database: TestDatabase) -> None:
-    add_sensor(database, "sn-roles")
+    add_sensor(database.admin_url, "sn-roles")
     sleep = pb.SendCommandsRequest(serial_number="sn-roles", action=pb.COMMAND_ACTION_SLEEP)
     code, detail = client.refused("SendCommands", sleep, role="viewer")
     assert code is grpc.StatusCode.PERMISSION_DENIED
@@ -149,7 +139,7 @@ def test_unknown_sensor_is_not_found(client: Client) -> None:
 def test_invalid_commands_are_invalid_argument_and_not_recorded(
     client: Client, database: TestDatabase
 ) -> None:
-    add_sensor(database, "sn-bad")
+    add_sensor(database.admin_url, "sn-bad")
     frequency = pb.COMMAND_ACTION_CHANGE_SAMPLE_FREQUENCY
     for request, detail in [
         (
@@ -180,7 +170,7 @@ def test_invalid_commands_are_invalid_argument_and_not_recorded(
 def test_targets_are_created_listed_assigned_and_deleted(
     client: Client, database: TestDatabase
 ) -> None:
-    add_sensor(database, "sn-t")
+    add_sensor(database.admin_url, "sn-t")
     created = client.call(
         "CreateTarget",
         pb.CreateTargetRequest(name="pump-1", latitude=48.1, longitude=11.6),
@@ -219,7 +209,7 @@ def test_targets_are_created_listed_assigned_and_deleted(
 def test_command_is_recorded_pending_and_published(
     client: Client, database: TestDatabase, amqp_url: str
 ) -> None:
-    add_sensor(database, "sn-cmd")
+    add_sensor(database.admin_url, "sn-cmd")
     sent = client.call(
         "SendCommands",
         pb.SendCommandsRequest(
@@ -276,24 +266,9 @@ def test_command_is_recorded_pending_and_published(
 
 
 def test_measurements_logs_keys_and_deletion(client: Client, database: TestDatabase) -> None:
-    sensor_id = add_sensor(database, "sn-data")
+    sensor_id = add_sensor(database.admin_url, "sn-data")
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
-    execute(
-        database.admin_url,
-        "INSERT INTO measurements (time, sensor_id, value) "
-        "SELECT %s + n * interval '100 milliseconds', %s, n FROM generate_series(0, 99) n",
-        start,
-        sensor_id,
-    )
-    execute(
-        database.admin_url,
-        "INSERT INTO sensor_logs (time, sensor_id, sequence, level, message) VALUES "
-        "(%s, %s, 1, 'info', 'System powering on'), (%s, %s, 2, 'error', 'overheated')",
-        start,
-        sensor_id,
-        start + timedelta(seconds=1),
-        sensor_id,
-    )
+    seed_telemetry(database.admin_url, sensor_id, start)
     since = start.isoformat()
     raw = client.call(
         "GetMeasurements",
@@ -375,7 +350,7 @@ def test_unreachable_broker_is_unavailable_and_the_command_failed(
         IOT_AMQP_URL="amqp://guest:guest@127.0.0.1:1/",
         IOT_PUBLISH_TIMEOUT_SECONDS="1",
     )
-    add_sensor(database, "sn-dark")
+    add_sensor(database.admin_url, "sn-dark")
     for client in connect(gateway):
         code, detail = client.refused(
             "SendCommands",

@@ -15,22 +15,12 @@ from iot.v1.command_pb2 import SensorCommand
 from iot_routing import commands_queue
 from iot_storage.api_keys import generate_key
 
+from tests.integration.control_plane import add_sensor, seed_telemetry
 from tests.integration.db_fixtures import TestDatabase
 from tests.integration.gateway_fixtures import Gateway, GatewayFactory, create_key
 from tests.integration.pipeline import Broker, execute, http_get, http_port, scalar
 
 pytestmark = pytest.mark.integration
-
-
-def add_sensor(database: TestDatabase, serial: str, frequency: float = 10.0) -> int:
-    return int(
-        scalar(
-            database.admin_url,
-            "INSERT INTO sensors (serial_number, sample_frequency_hz) VALUES (%s, %s) RETURNING id",
-            serial,
-            frequency,
-        )
-    )
 
 
 def test_missing_malformed_unknown_expired_and_revoked_keys_get_401(
@@ -72,7 +62,7 @@ def test_missing_malformed_unknown_expired_and_revoked_keys_get_401(
 
 
 def test_roles_are_enforced_and_health_stays_open(gateway: Gateway, database: TestDatabase) -> None:
-    add_sensor(database, "sn-roles")
+    add_sensor(database.admin_url, "sn-roles")
     viewer, operator = gateway.client("viewer"), gateway.client("operator")
     assert viewer.get("/sensors/sn-roles").status_code == 200
     refused = viewer.post("/commands", json={"action": "sleep", "serial_number": "sn-roles"})
@@ -90,8 +80,8 @@ def test_roles_are_enforced_and_health_stays_open(gateway: Gateway, database: Te
 
 
 def test_targets_and_assignment(gateway: Gateway, database: TestDatabase) -> None:
-    add_sensor(database, "sn-a")
-    add_sensor(database, "sn-b")
+    add_sensor(database.admin_url, "sn-a")
+    add_sensor(database.admin_url, "sn-b")
     operator = gateway.client("operator")
     created = operator.post(
         "/targets", json={"name": "pump-1", "latitude": 48.1, "longitude": 11.6}
@@ -123,7 +113,7 @@ def test_targets_and_assignment(gateway: Gateway, database: TestDatabase) -> Non
 
 def test_listing_pages_and_deleting_sensors(gateway: Gateway, database: TestDatabase) -> None:
     for n in range(5):
-        add_sensor(database, f"sn-{n}")
+        add_sensor(database.admin_url, f"sn-{n}")
     admin = gateway.client("admin")
     seen, after = [], None
     while True:
@@ -143,7 +133,7 @@ def test_listing_pages_and_deleting_sensors(gateway: Gateway, database: TestData
 def test_command_is_recorded_published_and_desired(
     gateway: Gateway, database: TestDatabase, amqp_url: str
 ) -> None:
-    add_sensor(database, "sn-cmd")
+    add_sensor(database.admin_url, "sn-cmd")
     operator = gateway.client("operator")
     reply = operator.post(
         "/commands",
@@ -197,7 +187,7 @@ def test_fan_out_to_a_target_and_to_all(
     gateway: Gateway, database: TestDatabase, amqp_url: str
 ) -> None:
     for serial in ("sn-t1", "sn-t2", "sn-other"):
-        add_sensor(database, serial)
+        add_sensor(database.admin_url, serial)
     operator = gateway.client("operator")
     operator.post("/targets", json={"name": "line-1"})
     for serial in ("sn-t1", "sn-t2"):
@@ -262,7 +252,7 @@ INVALID_COMMANDS: list[tuple[dict[str, object], int, str]] = [
 def test_invalid_commands_are_refused_and_not_recorded(
     gateway: Gateway, database: TestDatabase
 ) -> None:
-    add_sensor(database, "sn-v")
+    add_sensor(database.admin_url, "sn-v")
     operator = gateway.client("operator")
     for body, status, detail in INVALID_COMMANDS:
         reply = operator.post("/commands", json=body)
@@ -284,7 +274,7 @@ def test_unreachable_broker_gives_503_and_a_failed_command(
         IOT_AMQP_URL="amqp://guest:guest@127.0.0.1:1/",
         IOT_PUBLISH_TIMEOUT_SECONDS="1",
     )
-    add_sensor(database, "sn-dark")
+    add_sensor(database.admin_url, "sn-dark")
     operator = gateway.client("operator")
     reply = operator.post("/commands", json={"action": "sleep", "serial_number": "sn-dark"})
     assert reply.status_code == 503
@@ -308,25 +298,10 @@ def test_unreachable_database_gives_503(gateway_factory: GatewayFactory) -> None
 def test_measurements_raw_bucketed_latest_and_logs(
     gateway: Gateway, database: TestDatabase
 ) -> None:
-    sensor_id = add_sensor(database, "sn-data")
-    add_sensor(database, "sn-empty")
+    sensor_id = add_sensor(database.admin_url, "sn-data")
+    add_sensor(database.admin_url, "sn-empty")
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
-    execute(
-        database.admin_url,
-        "INSERT INTO measurements (time, sensor_id, value) "
-        "SELECT %s + n * interval '100 milliseconds', %s, n FROM generate_series(0, 99) n",
-        start,
-        sensor_id,
-    )
-    execute(
-        database.admin_url,
-        "INSERT INTO sensor_logs (time, sensor_id, sequence, level, message) VALUES "
-        "(%s, %s, 1, 'info', 'System powering on'), (%s, %s, 2, 'error', 'overheated')",
-        start,
-        sensor_id,
-        start + timedelta(seconds=1),
-        sensor_id,
-    )
+    seed_telemetry(database.admin_url, sensor_id, start)
     viewer = gateway.client("viewer")
     since = start.isoformat()
     raw = viewer.get("/sensors/sn-data/measurements", params={"since": since, "limit": 30}).json()
@@ -374,7 +349,7 @@ def test_measurements_raw_bucketed_latest_and_logs(
 def test_presence_online_asleep_offline(gateway: Gateway, database: TestDatabase) -> None:
     now = datetime.now(UTC)
     for serial in ("sn-on", "sn-sleep", "sn-gone", "sn-data-only", "sn-never"):
-        add_sensor(database, serial)
+        add_sensor(database.admin_url, serial)
     execute(
         database.admin_url,
         "UPDATE sensors SET last_heartbeat_at = %s, heartbeat_interval_s = 5 "
