@@ -143,6 +143,38 @@ async def test_logs_are_stored_once_and_written_as_logfmt(
     assert 'message="Self-test result: \\"PASSED\\""' in text
 
 
+async def test_logs_of_a_deleted_and_returning_sensor_go_to_its_new_row(
+    amqp_url: str, database: TestDatabase, services: Services
+) -> None:
+    base = now_us()
+    ingester = services.start("logs-ingester")
+    port = http_port(ingester)
+    async with Broker(amqp_url) as broker:
+        await broker.publish(logs_key("log-gone"), log_message("log-gone", 1, base, "before"))
+
+        async def processed(count: int) -> bool:
+            return metric(port, "iot_logs_ingester_messages_processed_total") >= count
+
+        await eventually(lambda: processed(1), 30, "the first line stored")
+        # What DELETE /api/v1/sensors/{serial} does; the ingester still caches the old id.
+        query(
+            database.admin_url, "DELETE FROM sensors WHERE serial_number = 'log-gone' RETURNING id"
+        )
+        await broker.publish(logs_key("log-gone"), log_message("log-gone", 2, base + 1, "after"))
+        await eventually(lambda: processed(2), 30, "the second line stored")
+    rows = query(
+        database.admin_url,
+        "SELECT l.message FROM sensor_logs l JOIN sensors s ON s.id = l.sensor_id"
+        " WHERE s.serial_number = 'log-gone'",
+    )
+    assert rows == [("after",)], "the returning sensor's line is stored under its new row"
+    orphans = query(
+        database.admin_url,
+        "SELECT count(*) FROM sensor_logs WHERE sensor_id NOT IN (SELECT id FROM sensors)",
+    )
+    assert orphans == [(1,)], "only the deleted sensor's old line is left (until retention)"
+
+
 async def test_a_registration_reports_state_only_when_newer_than_the_last_report(
     amqp_url: str, database: TestDatabase, services: Services
 ) -> None:

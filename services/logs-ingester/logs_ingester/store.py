@@ -28,6 +28,14 @@ FROM unnest($1::bigint[], $2::int[], $3::bigint[], $4::text[], $5::text[])
 ON CONFLICT (sensor_id, time, sequence) DO NOTHING
 RETURNING sensor_id, sequence
 """
+# sensor_logs has no foreign key (it would slow every insert), so the ids are checked here: a
+# sensor deleted through the API leaves a stale id in the directory's cache. KEY SHARE keeps the
+# rows from being deleted until the transaction ends.
+_EXISTING = "SELECT id FROM sensors WHERE id = ANY($1::int[]) ORDER BY id FOR KEY SHARE"
+
+
+class StaleSensorIdError(Exception):
+    """A cached sensor id no longer exists; the batch is retried (a transient error)."""
 
 
 class LogStore:
@@ -50,6 +58,14 @@ class LogStore:
                 connection, dict.fromkeys((e.serial for e in entries), 1.0)
             )
             async with connection.transaction():
+                existing = {
+                    row["id"] for row in await connection.fetch(_EXISTING, list(ids.values()))
+                }
+                if existing != set(ids.values()):
+                    # Deleted since cached: forget, resolve afresh (re-creating the sensor), and
+                    # let the consumer retry this batch.
+                    self._directory.forget()
+                    raise StaleSensorIdError("a sensor of this batch was deleted; retrying")
                 inserted = await connection.fetch(
                     _INSERT,
                     [e.time_us for e in entries],
