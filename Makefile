@@ -53,6 +53,7 @@ test: install services-up lint typecheck proto-check ## everything CI runs: lint
 
 bench: install services-up ## throughput and latency benchmark (prints ratios against baselines)
 	$(RUN) python -m tests.bench
+	$(RUN) python -m tests.bench.control
 
 migrate: install services-up ## apply the database migrations to the local database
 	$(RUN) iot-db migrate --create-database --login-without-password

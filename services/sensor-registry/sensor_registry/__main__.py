@@ -44,6 +44,7 @@ def main() -> None:
     limits: dict[str, Any] = {
         "prefetch": settings.prefetch,
         "max_batch_weight": settings.prefetch,
+        "max_batch_delay": settings.max_batch_delay_seconds,
     }
     run_consumer_app(
         ConsumerApp[Any](
