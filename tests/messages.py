@@ -6,10 +6,23 @@ import time
 from collections.abc import Sequence
 
 import numpy as np
+from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 from iot.v1.log_pb2 import LogLevel, SensorLog
 from iot.v1.measurement_pb2 import MeasurementBatch
 from iot.v1.sensor_pb2 import FirmwareInfo, SensorKind, SensorRegistration
+
+
+def mutated(message: Message, **changes: object) -> bytes:
+    """message with fields changed (None clears one), serialized: an invalid variant of it."""
+    for name, value in changes.items():
+        if value is None:
+            message.ClearField(name)
+        elif isinstance(value, Message):
+            getattr(message, name).CopyFrom(value)
+        else:
+            setattr(message, name, value)
+    return message.SerializeToString()
 
 
 def timestamp(us: int) -> Timestamp:

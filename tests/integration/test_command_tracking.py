@@ -32,6 +32,7 @@ from tests.integration.control_plane import (
 )
 from tests.integration.db_fixtures import TestDatabase
 from tests.integration.pipeline import Broker, Services, eventually, http_port, metric
+from tests.messages import mutated
 from tests.support import ServiceProcess
 
 pytestmark = pytest.mark.integration
@@ -281,21 +282,15 @@ async def test_invalid_acks_are_dead_lettered_and_valid_ones_in_the_stream_store
     second = add_command(database.admin_url, "trk-9", "awake")
     acked = now_us() - US
 
-    def mutated(**changes: object) -> bytes:
-        message = ack("trk-9", first, APPLIED, acked)
-        for name, value in changes.items():
-            if value is None:
-                message.ClearField(name)
-            else:
-                setattr(message, name, value)
-        return message.SerializeToString()
+    def invalid_variant(**changes: object) -> bytes:
+        return mutated(ack("trk-9", first, APPLIED, acked), **changes)
 
     invalid = [
         b"\x08\x96\x01\xff",  # not a CommandAck
         ack_message("trk-10", first, APPLIED, acked),  # claims another sensor's serial
-        mutated(status=0),  # COMMAND_STATUS_UNSPECIFIED
-        mutated(acked_at=None),
-        mutated(command_id="not-a-uuid"),
+        invalid_variant(status=0),  # COMMAND_STATUS_UNSPECIFIED
+        invalid_variant(acked_at=None),
+        invalid_variant(command_id="not-a-uuid"),
         ack_message("trk-9", first, APPLIED, acked, frequency=0.0),
     ]
     stream = [

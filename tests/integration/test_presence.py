@@ -26,6 +26,7 @@ from tests.integration.control_plane import (
 )
 from tests.integration.db_fixtures import TestDatabase
 from tests.integration.pipeline import Broker, Services, eventually, http_port, metric, query
+from tests.messages import mutated
 from tests.support import ServiceProcess
 
 pytestmark = pytest.mark.integration
@@ -123,21 +124,15 @@ async def test_invalid_heartbeats_are_dead_lettered_and_valid_ones_stored(
     add_sensor(database.admin_url, "hb-5")
     sent = now_us() - US
 
-    def mutated(**changes: object) -> bytes:
-        message = heartbeat("hb-5", sent)
-        for name, value in changes.items():
-            if value is None:
-                message.ClearField(name)
-            else:
-                setattr(message, name, value)
-        return message.SerializeToString()
+    def invalid_variant(**changes: object) -> bytes:
+        return mutated(heartbeat("hb-5", sent), **changes)
 
     invalid = [
         b"\xff\xff\xff",
         heartbeat_message("hb-6", sent),  # another sensor's serial on hb-5's key
-        mutated(sent_at=None),
-        mutated(interval_seconds=0.0),
-        mutated(interval_seconds=float("nan")),
+        invalid_variant(sent_at=None),
+        invalid_variant(interval_seconds=0.0),
+        invalid_variant(interval_seconds=float("nan")),
         heartbeat_message("hb-5", sent, frequency=-1.0),
     ]
     async with Broker(amqp_url) as broker:

@@ -13,6 +13,7 @@ from sensor_registry.decode import decode_registration
 from tests.messages import (
     batch_message,
     log_message,
+    mutated,
     registration_message,
     timestamp,
 )
@@ -26,13 +27,10 @@ def _decode(body: bytes, key: str = KEY) -> object:
 
 
 def _mutated(**changes: object) -> bytes:
-    message = MeasurementBatch.FromString(batch_message("pump-1", 5, NOW_US, 100.0, [1.0, 2.0]))
-    for name, value in changes.items():
-        if value is None:
-            message.ClearField(name)
-        else:
-            setattr(message, name, value)
-    return message.SerializeToString()
+    return mutated(
+        MeasurementBatch.FromString(batch_message("pump-1", 5, NOW_US, 100.0, [1.0, 2.0])),
+        **changes,
+    )
 
 
 def test_a_valid_batch_decodes() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from google.protobuf.message import Message
 from iot.v1.command_pb2 import CommandAck, CommandStatus
 from iot.v1.heartbeat_pb2 import SensorHeartbeat
 from iot_messaging import InvalidMessageError
@@ -13,7 +12,7 @@ from sensor_registry.ack_decode import decode_ack
 from sensor_registry.heartbeat_decode import decode_heartbeat
 
 from tests.control_messages import APPLIED, DELIVERED, EXPIRED, REJECTED, ack, heartbeat
-from tests.messages import timestamp
+from tests.messages import mutated, timestamp
 
 NOW_US = 1_795_000_000_000_000
 SERIAL = "pump-1"
@@ -24,22 +23,11 @@ MAX_HZ = 1e6
 
 
 def _ack(**changes: object) -> bytes:
-    return _mutated(ack(SERIAL, COMMAND_ID, APPLIED, NOW_US, frequency=50.0), changes)
+    return mutated(ack(SERIAL, COMMAND_ID, APPLIED, NOW_US, frequency=50.0), **changes)
 
 
 def _heartbeat(**changes: object) -> bytes:
-    return _mutated(heartbeat(SERIAL, NOW_US, interval=5.0, asleep=True), changes)
-
-
-def _mutated(message: Message, changes: dict[str, object]) -> bytes:
-    for name, value in changes.items():
-        if value is None:
-            message.ClearField(name)
-        elif isinstance(value, Message):
-            getattr(message, name).CopyFrom(value)
-        else:
-            setattr(message, name, value)
-    return message.SerializeToString()
+    return mutated(heartbeat(SERIAL, NOW_US, interval=5.0, asleep=True), **changes)
 
 
 def _reported(asleep: bool, hz: float) -> CommandAck:

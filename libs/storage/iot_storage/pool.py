@@ -13,19 +13,26 @@ from iot_storage.errors import is_transient
 PROBE_SECONDS = 5.0
 
 
-async def create_pool(url: str, application_name: str, max_size: int = 4) -> Any:
+async def create_pool(
+    url: str, application_name: str, max_size: int = 4, statement_timeout_ms: int | None = None
+) -> Any:
     """A pool with no connections up front: the service starts and becomes ready later.
 
     Connections are opened on demand; a failed acquire raises an error that `is_transient`
     classifies, so callers retry instead of crashing when PostgreSQL is down at start-up.
+    With statement_timeout_ms, the server cancels any statement of these connections that runs
+    longer (QueryCanceledError).
     """
+    settings = {"application_name": application_name}
+    if statement_timeout_ms is not None:
+        settings["statement_timeout"] = str(statement_timeout_ms)
     return await asyncpg.create_pool(
         url,
         min_size=0,
         max_size=max_size,
         max_inactive_connection_lifetime=60,
         command_timeout=60,
-        server_settings={"application_name": application_name},
+        server_settings=settings,
     )
 
 

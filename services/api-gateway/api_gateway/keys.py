@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from api_gateway.models import ApiKeyInfo, Role
+from api_gateway.models import ApiKeyInfo
 
 LIST = """
 SELECT id, name, role, prefix, created_at, expires_at, revoked_at, last_used_at
@@ -22,13 +22,5 @@ BOOTSTRAP_STATE = "SELECT secret_hash, role, revoked_at FROM api_keys WHERE pref
 
 
 def to_info(row: Any) -> ApiKeyInfo:
-    return ApiKeyInfo(
-        id=row["id"],
-        name=row["name"],
-        role=Role(row["role"]),
-        prefix=row["prefix"],
-        created_at=row["created_at"],
-        expires_at=row["expires_at"],
-        revoked_at=row["revoked_at"],
-        last_used_at=row["last_used_at"],
-    )
+    # LIST names its columns after the model's fields.
+    return ApiKeyInfo(**dict(row))

@@ -65,10 +65,6 @@ class CommandStatus(enum.StrEnum):
     EXPIRED = "expired"
     FAILED = "failed"
 
-    @property
-    def final(self) -> bool:
-        return self not in (CommandStatus.PENDING, CommandStatus.DELIVERED)
-
 
 class DesiredState(_Model):
     asleep: bool | None = Field(description="null until a sleep or awake command was sent")

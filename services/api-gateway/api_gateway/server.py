@@ -63,7 +63,13 @@ def run(settings: Settings, name: str) -> None:
     health = Health("amqp", "database")
 
     async def main(stop: asyncio.Event) -> None:
-        pool = await create_pool(settings.database_url, name, settings.database_pool_size)
+        # The timeout protects the database from expensive telemetry reads (503 when hit).
+        pool = await create_pool(
+            settings.database_url,
+            name,
+            settings.database_pool_size,
+            statement_timeout_ms=int(settings.query_timeout_seconds * 1000),
+        )
         publisher = Publisher(settings.amqp_url, log, max_delay=settings.reconnect_max_seconds)
         if settings.bootstrap_admin_key is not None:
             await ensure_bootstrap_key(pool, settings.bootstrap_admin_key.get_secret_value(), log)

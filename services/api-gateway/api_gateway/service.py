@@ -160,7 +160,7 @@ class GatewayService:
     async def _sensor(self, connection: Any, serial: str) -> Sensor:
         row = await connection.fetchrow(sensors.ONE, *self._presence_args(), serial)
         if row is None:
-            raise NotFoundError(f"no sensor with serial number {serial!r}")
+            raise _unknown_sensor(serial)
         return sensors.to_sensor(row)
 
     @requires(Role.VIEWER)
@@ -177,7 +177,7 @@ class GatewayService:
         async with self._pool.acquire() as connection, connection.transaction():
             await connection.execute(sensors.LOCK_COMMANDS, serial)
             if await connection.fetchval(sensors.DELETE, serial) is None:
-                raise NotFoundError(f"no sensor with serial number {serial!r}")
+                raise _unknown_sensor(serial)
         self._log.info("sensor deleted", serial_number=serial, by=principal.name)
 
     @requires(Role.OPERATOR)
@@ -190,7 +190,7 @@ class GatewayService:
             ):
                 raise NotFoundError(f"no target named {assignment.target!r}")
             if await connection.fetchval(sensors.ASSIGN, serial, assignment.target) is None:
-                raise NotFoundError(f"no sensor with serial number {serial!r}")
+                raise _unknown_sensor(serial)
             return await self._sensor(connection, serial)
 
     # -- commands ----------------------------------------------------------------------------
@@ -270,7 +270,7 @@ class GatewayService:
         if request.serial_number is not None:
             row = await connection.fetchrow(commands.SELECT_ONE, request.serial_number)
             if row is None:
-                raise NotFoundError(f"no sensor with serial number {request.serial_number!r}")
+                raise _unknown_sensor(request.serial_number)
             return [row]
         if request.target is not None:
             if not await connection.fetchval(targets.EXISTS, request.target):
@@ -323,8 +323,7 @@ class GatewayService:
         self, principal: Principal, serial: str, limit: int
     ) -> CommandList:
         async with self._pool.acquire() as connection:
-            if await connection.fetchval(sensors.SENSOR_ID, serial) is None:
-                raise NotFoundError(f"no sensor with serial number {serial!r}")
+            await self._sensor_id(connection, serial)
             rows = await connection.fetch(commands.OF_SENSOR, serial, limit)
         return CommandList(commands=[commands.to_command(row) for row in rows])
 
@@ -366,7 +365,7 @@ class GatewayService:
     async def _sensor_id(self, connection: Any, serial: str) -> int:
         sensor_id = await connection.fetchval(sensors.SENSOR_ID, serial)
         if sensor_id is None:
-            raise NotFoundError(f"no sensor with serial number {serial!r}")
+            raise _unknown_sensor(serial)
         return int(sensor_id)
 
     def _range(
@@ -383,13 +382,6 @@ class GatewayService:
             )
         return start, end
 
-    async def _bounded(self, connection: Any, query: str, *args: Any) -> list[Any]:
-        """Run a read under the configured statement timeout."""
-        timeout_ms = int(self._settings.query_timeout_seconds * 1000)
-        async with connection.transaction(readonly=True):
-            await connection.execute(f"SET LOCAL statement_timeout = {timeout_ms}")
-            return list(await connection.fetch(query, *args))
-
     @requires(Role.VIEWER)
     async def measurements(self, principal: Principal, query: MeasurementQuery) -> Measurements:
         serial, limit = query.serial, query.limit
@@ -402,9 +394,7 @@ class GatewayService:
         async with self._pool.acquire() as connection:
             sensor_id = await self._sensor_id(connection, serial)
             if width is None:
-                rows = await self._bounded(
-                    connection, telemetry.RAW, sensor_id, start, end, limit + 1
-                )
+                rows = await connection.fetch(telemetry.RAW, sensor_id, start, end, limit + 1)
                 return Measurements(
                     serial_number=serial,
                     since=start,
@@ -413,7 +403,7 @@ class GatewayService:
                     samples=[Sample(time=r["time"], value=r["value"]) for r in rows[:limit]],
                     truncated=len(rows) > limit,
                 )
-            rows = await self._bounded(connection, telemetry.BUCKETS, sensor_id, start, end, width)
+            rows = await connection.fetch(telemetry.BUCKETS, sensor_id, start, end, width)
         return Measurements(
             serial_number=serial,
             since=start,
@@ -427,7 +417,7 @@ class GatewayService:
     async def latest_measurement(self, principal: Principal, serial: str) -> Sample:
         async with self._pool.acquire() as connection:
             sensor_id = await self._sensor_id(connection, serial)
-            rows = await self._bounded(connection, telemetry.LATEST, sensor_id)
+            rows = await connection.fetch(telemetry.LATEST, sensor_id)
         if not rows:
             raise NotFoundError(f"no measurements from {serial!r}")
         return Sample(time=rows[0]["time"], value=rows[0]["value"])
@@ -437,8 +427,7 @@ class GatewayService:
         start, end = self._range(query.since, query.until, timedelta(hours=1))
         async with self._pool.acquire() as connection:
             sensor_id = await self._sensor_id(connection, query.serial)
-            rows = await self._bounded(
-                connection,
+            rows = await connection.fetch(
                 telemetry.LOGS,
                 sensor_id,
                 start,
@@ -485,3 +474,7 @@ class GatewayService:
             if await connection.fetchval(keys.REVOKE, key_id) is None:
                 raise NotFoundError(f"no API key {key_id}")
         self._log.info("api key revoked", key_id=key_id, by=principal.name)
+
+
+def _unknown_sensor(serial: str) -> NotFoundError:
+    return NotFoundError(f"no sensor with serial number {serial!r}")

@@ -23,10 +23,5 @@ EXISTS = "SELECT true FROM targets WHERE name = $1"
 
 
 def to_target(row: Any) -> Target:
-    return Target(
-        name=row["name"],
-        latitude=row["latitude"],
-        longitude=row["longitude"],
-        created_at=row["created_at"],
-        sensor_count=row["sensor_count"],
-    )
+    # The queries name their columns after the model's fields.
+    return Target(**dict(row))

@@ -51,42 +51,31 @@ def _send_options(function: F) -> F:
     )(function)
 
 
-@click.command("sleep")
-@_selector_options
-@_send_options
-@output_option
-@pass_state
-def sleep(  # noqa: PLR0917 (click passes every option as an argument)
-    state: State,
-    serial: str | None,
-    target: str | None,
-    all_sensors: bool,
-    ttl: int | None,
-    wait: bool,
-    timeout: float | None,
-) -> None:
-    """Put sensors to sleep (they stop sampling)."""
-    body = {"action": "sleep", **selector(serial, target, all_sensors)}
-    _send(state, body, ttl, wait, timeout)
+def _state_command(action: str, summary: str) -> click.Command:
+    """`sleep` and `awake`: the same options, a different action."""
+
+    @click.command(action, help=summary)
+    @_selector_options
+    @_send_options
+    @output_option
+    @pass_state
+    def command(  # noqa: PLR0917 (click passes every option as an argument)
+        state: State,
+        serial: str | None,
+        target: str | None,
+        all_sensors: bool,
+        ttl: int | None,
+        wait: bool,
+        timeout: float | None,
+    ) -> None:
+        body = {"action": action, **selector(serial, target, all_sensors)}
+        _send(state, body, ttl, wait, timeout)
+
+    return command
 
 
-@click.command("awake")
-@_selector_options
-@_send_options
-@output_option
-@pass_state
-def awake(  # noqa: PLR0917 (click passes every option as an argument)
-    state: State,
-    serial: str | None,
-    target: str | None,
-    all_sensors: bool,
-    ttl: int | None,
-    wait: bool,
-    timeout: float | None,
-) -> None:
-    """Wake sensors up (they resume sampling)."""
-    body = {"action": "awake", **selector(serial, target, all_sensors)}
-    _send(state, body, ttl, wait, timeout)
+sleep = _state_command("sleep", "Put sensors to sleep (they stop sampling).")
+awake = _state_command("awake", "Wake sensors up (they resume sampling).")
 
 
 @click.command("change-sample-frequency")
