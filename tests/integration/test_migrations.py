@@ -359,6 +359,7 @@ def test_readonly_role_reads_every_relation_and_writes_nothing(database: TestDat
             "SELECT iot_maintain()",
             "CREATE TABLE public.intruder (x integer)",
             "SELECT count(*) FROM api_keys",
+            "SELECT secret_hash FROM devices",
         ]:
             with pytest.raises(errors.InsufficientPrivilege):
                 readonly.execute(forbidden)
