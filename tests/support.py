@@ -42,8 +42,11 @@ def wait_until(
 class ServiceProcess:
     """One service started as its console script; stopped by its own PID, never by name."""
 
-    def __init__(self, script: str, env: dict[str, str], log_dir: Path) -> None:
+    def __init__(
+        self, script: str, env: dict[str, str], log_dir: Path, args: tuple[str, ...] = ()
+    ) -> None:
         self.script = script
+        self.args = args
         self._env = {**os.environ, **env, "IOT_LOG_FORMAT": "json"}
         self._log_path = log_dir / f"{script}-{time.monotonic_ns()}.log"
         self.process: subprocess.Popen[bytes] | None = None
@@ -52,7 +55,7 @@ class ServiceProcess:
         executable = Path(sys.executable).parent / self.script
         with self._log_path.open("ab") as log:
             self.process = subprocess.Popen(  # the test owns this PID and stops only it
-                [str(executable)], env=self._env, stdout=log, stderr=subprocess.STDOUT
+                [str(executable), *self.args], env=self._env, stdout=log, stderr=subprocess.STDOUT
             )
         return self
 

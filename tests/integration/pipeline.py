@@ -111,9 +111,9 @@ class Services:
         self._log_dir = log_dir
         self.started: list[ServiceProcess] = []
 
-    def start(self, script: str, **env: str) -> ServiceProcess:
+    def start(self, script: str, *args: str, **env: str) -> ServiceProcess:
         process = ServiceProcess(
-            script, {**self._env, "IOT_HTTP_PORT": "0", **env}, self._log_dir
+            script, {**self._env, "IOT_HTTP_PORT": "0", **env}, self._log_dir, args
         ).start()
         self.started.append(process)
         return process

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import aiormq
 import pytest
 import structlog
@@ -34,6 +36,18 @@ async def test_an_unroutable_message_is_an_error_not_a_silent_drop(amqp_url: str
         await publisher.close()
 
 
+async def test_an_unroutable_message_not_mandatory_is_confirmed_and_dropped(
+    amqp_url: str,
+) -> None:
+    """For broadcasts that may have no listener (presence pings)."""
+    publisher = Publisher(amqp_url, structlog.get_logger())  # declares no queue
+    try:
+        await publisher.publish("nowhere", SensorLog(serial_number="pub-1"), mandatory=False)
+        assert publisher.connected
+    finally:
+        await publisher.close()
+
+
 async def test_a_channel_that_cannot_be_set_up_is_a_publish_error(amqp_url: str) -> None:
     """A queue declared elsewhere with other arguments makes our declaration fail."""
     connection = await aiormq.connect(amqp_url)
@@ -47,3 +61,40 @@ async def test_a_channel_that_cannot_be_set_up_is_a_publish_error(amqp_url: str)
         assert not publisher.connected
     finally:
         await publisher.close()
+
+
+async def test_a_refused_message_fails_alone_among_concurrent_publishes(amqp_url: str) -> None:
+    """A returned (or nacked) message leaves the channel, and the others' confirms, intact."""
+    publisher = Publisher(amqp_url, structlog.get_logger(), declare=(LOGS,))
+    try:
+        await publisher.ensure_channel()
+        results = await asyncio.gather(
+            *(publisher.publish(logs_key("pub-2"), SensorLog(sequence=n)) for n in range(20)),
+            publisher.publish("nowhere", SensorLog(sequence=99)),  # unroutable: returned
+            return_exceptions=True,
+        )
+        assert results[:20] == [None] * 20
+        assert isinstance(results[20], PublishError)
+        assert publisher.connected
+    finally:
+        await publisher.close()
+
+
+async def test_publishes_whose_channel_closes_under_them_are_publish_errors(amqp_url: str) -> None:
+    """Never a bare Exception or CancelledError from aiormq: callers catch PublishError."""
+    publisher = Publisher(amqp_url, structlog.get_logger(), declare=(LOGS,))
+    await publisher.ensure_channel()
+
+    async def close_soon() -> None:
+        await asyncio.sleep(0.001)
+        await publisher.close()
+
+    results = await asyncio.gather(
+        *(publisher.publish(logs_key("pub-3"), SensorLog(sequence=n)) for n in range(200)),
+        close_soon(),
+        return_exceptions=True,
+    )
+    await publisher.close()
+    assert all(r is None or isinstance(r, PublishError) for r in results), {
+        type(r).__name__ for r in results
+    }

@@ -10,7 +10,12 @@ from iot_messaging.consumer import (
     InvalidMessageError,
     QueueMetrics,
 )
-from iot_messaging.publisher import Publisher, PublishError
+from iot_messaging.publisher import (
+    Publisher,
+    PublishError,
+    message_properties,
+    publish_confirmed,
+)
 from iot_messaging.topology import declare_queue, declare_topology
 
 __all__ = [
@@ -26,4 +31,6 @@ __all__ = [
     "connect_with_retry",
     "declare_queue",
     "declare_topology",
+    "message_properties",
+    "publish_confirmed",
 ]

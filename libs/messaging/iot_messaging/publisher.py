@@ -23,6 +23,53 @@ class PublishError(Exception):
     """The broker did not confirm the message (nacked, unroutable, or the connection failed)."""
 
 
+def message_properties(
+    message: Message, *, expiration_ms: int | None = None, user_id: str | None = None
+) -> aiormq.spec.Basic.Properties:
+    """Properties of a persistent protobuf message.
+
+    `user_id` is for publishers that log in with a credential of their own (devices): the
+    broker refuses a message whose user_id is not the connection's user, so consumers can
+    trust it to name the sender.
+    """
+    return aiormq.spec.Basic.Properties(
+        delivery_mode=PERSISTENT,
+        content_type=CONTENT_TYPE,
+        message_type=message.DESCRIPTOR.full_name,
+        expiration=str(expiration_ms) if expiration_ms is not None else None,
+        user_id=user_id,
+    )
+
+
+async def publish_confirmed(
+    channel: AbstractChannel,
+    routing_key: str,
+    message: Message,
+    *,
+    expiration_ms: int | None = None,
+    user_id: str | None = None,
+    timeout: float = 10.0,
+    mandatory: bool = True,
+) -> None:
+    """Publish once, mandatory, on a channel opened with publisher confirms; wait for the ack.
+
+    For callers that own their channel. Raises PublishError if the broker nacks the message;
+    a returned (unroutable) message or a broken channel raises one of BROKER_ERRORS. With
+    mandatory=False an unroutable message is confirmed and dropped: for broadcasts nobody may
+    be listening to (presence pings).
+    """
+    confirmation = await channel.basic_publish(
+        message.SerializeToString(),
+        exchange=EXCHANGE.name,
+        routing_key=routing_key,
+        properties=message_properties(message, expiration_ms=expiration_ms, user_id=user_id),
+        mandatory=mandatory,
+        timeout=timeout,
+    )
+    if not isinstance(confirmation, aiormq.spec.Basic.Ack):
+        raise PublishError(f"broker refused message for {routing_key}: {confirmation!r}")
+
+
 class Publisher:
     """Publishes with publisher confirms on one lazily opened, self-healing channel.
 
@@ -86,9 +133,22 @@ class Publisher:
         try:
             await declare_topology(channel, queue)
         except BROKER_ERRORS as exc:
-            await self._reset()
+            await self._reset(channel)
             raise PublishError(f"cannot declare {queue.name}: {exc!r}") from exc
         self._declared.add(queue.name)
+
+    async def delete_queue(self, name: str, stop: asyncio.Event | None = None) -> None:
+        """Delete a queue (and cancel its consumers); deleting a missing queue succeeds.
+
+        Forgets it for ensure_queue too, so a later ensure_queue declares it again.
+        """
+        channel = await self._ensure_channel(stop)
+        self._declared.discard(name)
+        try:
+            await channel.queue_delete(name)
+        except BROKER_ERRORS as exc:
+            await self._reset()
+            raise PublishError(f"cannot delete {name}: {exc!r}") from exc
 
     async def publish(
         self,
@@ -98,30 +158,40 @@ class Publisher:
         expiration_ms: int | None = None,
         timeout: float = 10.0,
         stop: asyncio.Event | None = None,
+        mandatory: bool = True,
     ) -> None:
-        """Publish once and wait for the confirm; raise PublishError if it is not confirmed."""
+        """Publish once and wait for the confirm; raise PublishError if it is not confirmed.
+
+        mandatory=False: an unroutable message is confirmed and dropped instead of an error.
+        """
         channel = await self._ensure_channel(stop)
-        properties = aiormq.spec.Basic.Properties(
-            delivery_mode=PERSISTENT,
-            content_type=CONTENT_TYPE,
-            message_type=message.DESCRIPTOR.full_name,
-            expiration=str(expiration_ms) if expiration_ms is not None else None,
-        )
         try:
-            confirmation = await channel.basic_publish(
-                message.SerializeToString(),
-                exchange=EXCHANGE.name,
-                routing_key=routing_key,
-                properties=properties,
-                mandatory=True,
+            await publish_confirmed(
+                channel,
+                routing_key,
+                message,
+                expiration_ms=expiration_ms,
                 timeout=timeout,
+                mandatory=mandatory,
             )
+        except aiormq.exceptions.DeliveryError as exc:
+            # Nacked or returned: the broker refused this message, and the channel is fine.
+            # Dropping it would fail every other publish awaiting its confirm on it.
+            raise PublishError(f"broker refused message for {routing_key}: {exc!r}") from exc
         except BROKER_ERRORS as exc:
             # The channel may be half-dead; drop it so the next call starts afresh.
-            await self._reset()
+            await self._reset(channel)
             raise PublishError(f"publish to {routing_key} failed: {exc!r}") from exc
-        if not isinstance(confirmation, aiormq.spec.Basic.Ack):
-            raise PublishError(f"broker refused message for {routing_key}: {confirmation!r}")
+        except (Exception, asyncio.CancelledError) as exc:
+            # When a channel closes (a concurrent publish reset it, the connection was lost),
+            # aiormq fails the confirms still awaited on it with a bare Exception or a
+            # CancelledError. That is an unconfirmed publish like any other; only a
+            # cancellation of this task itself propagates.
+            task = asyncio.current_task()
+            cancelled = task is not None and task.cancelling() > 0
+            if cancelled or not channel.is_closed:
+                raise
+            raise PublishError(f"publish to {routing_key} failed: channel closed") from exc
 
     async def publish_until_confirmed(
         self, routing_key: str, message: Message, stop: asyncio.Event | None = None
@@ -145,9 +215,12 @@ class Publisher:
             return True
         return False
 
-    async def _reset(self) -> None:
+    async def _reset(self, channel: AbstractChannel | None = None) -> None:
+        """Close the connection; with `channel`, only if that channel is still the current
+        one (a failure on a channel already replaced must not close its successor)."""
         async with self._lock:
-            await self._close_connection()
+            if channel is None or channel is self._channel:
+                await self._close_connection()
 
     async def _close_connection(self) -> None:
         connection, self._connection, self._channel = self._connection, None, None

@@ -46,8 +46,15 @@ def describe_error(error: ValidationError, env_prefix: str = "IOT_") -> str:
     problems = []
     for item in error.errors():
         names = [str(part) for part in item["loc"]]
-        where = (env_prefix + "_".join(names)).upper() + ": " if names else ""
-        given = f" (got {item['input']!r})" if names and "input" in item else ""
+        variable = "_".join(names)
+        # A field read from a variable named apart from the prefix (a validation_alias such as
+        # LIVEKIT_API_KEY) is reported under that name, which is already upper-case.
+        if not variable.isupper():
+            variable = (env_prefix + variable).upper()
+        where = variable + ": " if names else ""
+        # A missing variable has no value of its own to show (its input is the whole config).
+        shown = names and "input" in item and item["type"] != "missing"
+        given = f" (got {item['input']!r})" if shown else ""
         problems.append(f"{where}{item['msg']}{given}")
     return "invalid configuration: " + "; ".join(problems)
 
