@@ -28,6 +28,10 @@ def test_fuzzing_the_openapi_document_finds_no_server_error(
         "SELECT 'sim-' || n, n FROM generate_series(1, 3) n",
     )
     execute(database.admin_url, "INSERT INTO targets (name) VALUES ('pump-1')")
+    execute(database.admin_url, "INSERT INTO projects (id, name) VALUES ('studio', 'Studio')")
+    execute(
+        database.admin_url, "INSERT INTO device_groups (project_id, name) VALUES ('studio', 'a')"
+    )
     result = subprocess.run(
         [
             str(SCHEMATHESIS),

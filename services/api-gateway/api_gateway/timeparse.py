@@ -1,4 +1,5 @@
-"""Times and durations in query parameters: RFC 3339 instants, or '10m' meaning ten minutes ago."""
+"""Times and durations in requests: RFC 3339 instants, or '10m' meaning ten minutes ago (ten
+minutes from now for a deadline)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,10 @@ def parse_duration(text: str, name: str) -> timedelta:
     match = _DURATION.match(text.strip())
     if match is None:
         raise InvalidArgumentError(f"{name}: expected a duration such as 500ms, 90s, 10m, 2h or 1d")
-    duration = float(match["amount"]) * _UNITS[match["unit"]]
+    try:
+        duration = float(match["amount"]) * _UNITS[match["unit"]]
+    except OverflowError:
+        raise InvalidArgumentError(f"{name}: too long") from None
     if duration <= timedelta(0):
         raise InvalidArgumentError(f"{name}: must be longer than zero")
     return duration
@@ -44,6 +48,20 @@ def parse_instant(text: str | None, name: str, now: datetime, default: datetime)
     if instant.tzinfo is None:
         raise InvalidArgumentError(f"{name}: the time needs an offset, such as Z or +01:00")
     return instant
+
+
+def parse_deadline(text: str, name: str, now: datetime, longest: timedelta) -> datetime:
+    """An RFC 3339 time with an offset, or a duration from now; after now, at most `longest` on."""
+    text = text.strip()
+    if _DURATION.match(text):
+        ahead = parse_duration(text, name)
+    else:
+        ahead = parse_instant(text, name, now, now) - now
+    if ahead <= timedelta(0):
+        raise InvalidArgumentError(f"{name}: must be in the future")
+    if ahead > longest:
+        raise InvalidArgumentError(f"{name}: at most {describe(longest)} from now")
+    return now + ahead
 
 
 def describe(duration: timedelta) -> str:

@@ -64,7 +64,7 @@ def _service(request: Request) -> GatewayService:
     return service
 
 
-def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     meaning = {
         400: "the body is not valid JSON",
         401: "missing, malformed, unknown, expired or revoked API key",
@@ -89,7 +89,7 @@ Until = Annotated[str | None, Query(description="RFC 3339 time or a duration ago
 router = APIRouter()
 
 
-@router.get("/whoami", tags=["api keys"], responses=_errors(503))
+@router.get("/whoami", tags=["api keys"], responses=errors(503))
 async def whoami(service: Service, caller: Caller) -> WhoAmI:
     return await service.who_am_i(caller)
 
@@ -97,7 +97,7 @@ async def whoami(service: Service, caller: Caller) -> WhoAmI:
 # -- sensors ---------------------------------------------------------------------------------
 
 
-@router.get("/sensors", tags=["sensors"], responses=_errors(404, 422, 503))
+@router.get("/sensors", tags=["sensors"], responses=errors(404, 422, 503))
 async def list_sensors(
     *,
     service: Service,
@@ -112,20 +112,20 @@ async def list_sensors(
     return await service.list_sensors(caller, where)
 
 
-@router.get("/sensors/{serial}", tags=["sensors"], responses=_errors(404, 422, 503))
+@router.get("/sensors/{serial}", tags=["sensors"], responses=errors(404, 422, 503))
 async def get_sensor(service: Service, caller: Caller, serial: SerialPath) -> SensorDetail:
     return await service.get_sensor(caller, serial)
 
 
 @router.delete(
-    "/sensors/{serial}", status_code=204, tags=["sensors"], responses=_errors(404, 422, 503)
+    "/sensors/{serial}", status_code=204, tags=["sensors"], responses=errors(404, 422, 503)
 )
 async def delete_sensor(service: Service, caller: Caller, serial: SerialPath) -> Response:
     await service.delete_sensor(caller, serial)
     return Response(status_code=204)
 
 
-@router.put("/sensors/{serial}/target", tags=["targets"], responses=_errors(400, 404, 422, 503))
+@router.put("/sensors/{serial}/target", tags=["targets"], responses=errors(400, 404, 422, 503))
 async def assign_target(
     service: Service, caller: Caller, serial: SerialPath, assignment: TargetAssignment
 ) -> Sensor:
@@ -135,7 +135,7 @@ async def assign_target(
 # -- commands --------------------------------------------------------------------------------
 
 
-@router.post("/commands", status_code=202, tags=["commands"], responses=_errors(400, 404, 422, 503))
+@router.post("/commands", status_code=202, tags=["commands"], responses=errors(400, 404, 422, 503))
 async def send_commands(service: Service, caller: Caller, request: CommandRequest) -> CommandBatch:
     """Send a command to one sensor, a target's sensors or all sensors."""
     return await service.send_commands(caller, request)
@@ -145,7 +145,7 @@ async def send_commands(service: Service, caller: Caller, request: CommandReques
     "/sensors/{serial}/commands",
     status_code=202,
     tags=["commands"],
-    responses=_errors(400, 404, 422, 503),
+    responses=errors(400, 404, 422, 503),
 )
 async def send_sensor_command(
     service: Service, caller: Caller, serial: SerialPath, request: SensorCommandRequest
@@ -154,7 +154,7 @@ async def send_sensor_command(
 
 
 @router.put(
-    "/sensors/{serial}/sleep", status_code=202, tags=["commands"], responses=_errors(404, 422, 503)
+    "/sensors/{serial}/sleep", status_code=202, tags=["commands"], responses=errors(404, 422, 503)
 )
 async def legacy_sleep(service: Service, caller: Caller, serial: SerialPath) -> Command:
     """The Go original's route: put one sensor to sleep."""
@@ -164,7 +164,7 @@ async def legacy_sleep(service: Service, caller: Caller, serial: SerialPath) -> 
 
 
 @router.put(
-    "/sensors/{serial}/awake", status_code=202, tags=["commands"], responses=_errors(404, 422, 503)
+    "/sensors/{serial}/awake", status_code=202, tags=["commands"], responses=errors(404, 422, 503)
 )
 async def legacy_awake(service: Service, caller: Caller, serial: SerialPath) -> Command:
     """The Go original's route: wake one sensor."""
@@ -177,7 +177,7 @@ async def legacy_awake(service: Service, caller: Caller, serial: SerialPath) -> 
     "/sensors/{serial}/change-sample-frequency",
     status_code=202,
     tags=["commands"],
-    responses=_errors(400, 404, 422, 503),
+    responses=errors(400, 404, 422, 503),
 )
 async def legacy_change_sample_frequency(
     service: Service, caller: Caller, serial: SerialPath, body: LegacyFrequencyRequest
@@ -189,12 +189,12 @@ async def legacy_change_sample_frequency(
     return await service.send_sensor_command(caller, serial, request)
 
 
-@router.get("/commands/{command_id}", tags=["commands"], responses=_errors(404, 422, 503))
+@router.get("/commands/{command_id}", tags=["commands"], responses=errors(404, 422, 503))
 async def get_command(service: Service, caller: Caller, command_id: uuid.UUID) -> Command:
     return await service.get_command(caller, command_id)
 
 
-@router.get("/sensors/{serial}/commands", tags=["commands"], responses=_errors(404, 422, 503))
+@router.get("/sensors/{serial}/commands", tags=["commands"], responses=errors(404, 422, 503))
 async def list_sensor_commands(
     service: Service,
     caller: Caller,
@@ -207,23 +207,23 @@ async def list_sensor_commands(
 # -- targets ---------------------------------------------------------------------------------
 
 
-@router.get("/targets", tags=["targets"], responses=_errors(503))
+@router.get("/targets", tags=["targets"], responses=errors(503))
 async def list_targets(service: Service, caller: Caller) -> TargetList:
     return await service.list_targets(caller)
 
 
-@router.post("/targets", status_code=201, tags=["targets"], responses=_errors(400, 409, 422, 503))
+@router.post("/targets", status_code=201, tags=["targets"], responses=errors(400, 409, 422, 503))
 async def create_target(service: Service, caller: Caller, new: TargetCreate) -> Target:
     return await service.create_target(caller, new)
 
 
-@router.get("/targets/{name}", tags=["targets"], responses=_errors(404, 422, 503))
+@router.get("/targets/{name}", tags=["targets"], responses=errors(404, 422, 503))
 async def get_target(service: Service, caller: Caller, name: TargetPath) -> Target:
     return await service.get_target(caller, name)
 
 
 @router.delete(
-    "/targets/{name}", status_code=204, tags=["targets"], responses=_errors(404, 422, 503)
+    "/targets/{name}", status_code=204, tags=["targets"], responses=errors(404, 422, 503)
 )
 async def delete_target(service: Service, caller: Caller, name: TargetPath) -> Response:
     """Delete a target; its sensors become unassigned."""
@@ -234,7 +234,7 @@ async def delete_target(service: Service, caller: Caller, name: TargetPath) -> R
 # -- telemetry -------------------------------------------------------------------------------
 
 
-@router.get("/sensors/{serial}/measurements", tags=["data"], responses=_errors(404, 422, 503))
+@router.get("/sensors/{serial}/measurements", tags=["data"], responses=errors(404, 422, 503))
 async def measurements(
     *,
     service: Service,
@@ -251,14 +251,12 @@ async def measurements(
     return await service.measurements(caller, query)
 
 
-@router.get(
-    "/sensors/{serial}/measurements/latest", tags=["data"], responses=_errors(404, 422, 503)
-)
+@router.get("/sensors/{serial}/measurements/latest", tags=["data"], responses=errors(404, 422, 503))
 async def latest_measurement(service: Service, caller: Caller, serial: SerialPath) -> Sample:
     return await service.latest_measurement(caller, serial)
 
 
-@router.get("/sensors/{serial}/logs", tags=["data"], responses=_errors(404, 422, 503))
+@router.get("/sensors/{serial}/logs", tags=["data"], responses=errors(404, 422, 503))
 async def logs(
     *,
     service: Service,
@@ -276,12 +274,12 @@ async def logs(
 # -- API keys --------------------------------------------------------------------------------
 
 
-@router.get("/api-keys", tags=["api keys"], responses=_errors(503))
+@router.get("/api-keys", tags=["api keys"], responses=errors(503))
 async def list_api_keys(service: Service, caller: Caller) -> ApiKeyList:
     return await service.list_api_keys(caller)
 
 
-@router.post("/api-keys", status_code=201, tags=["api keys"], responses=_errors(400, 422, 503))
+@router.post("/api-keys", status_code=201, tags=["api keys"], responses=errors(400, 422, 503))
 async def create_api_key(
     service: Service, caller: Caller, new: Annotated[ApiKeyCreate, Body()]
 ) -> ApiKeyCreated:
@@ -289,7 +287,7 @@ async def create_api_key(
 
 
 @router.delete(
-    "/api-keys/{key_id}", status_code=204, tags=["api keys"], responses=_errors(404, 422, 503)
+    "/api-keys/{key_id}", status_code=204, tags=["api keys"], responses=errors(404, 422, 503)
 )
 async def revoke_api_key(
     service: Service, caller: Caller, key_id: Annotated[int, Path(ge=1, le=MAX_API_KEY_ID)]
