@@ -11,6 +11,7 @@ pytest_plugins = [
     "tests.integration.db_fixtures",
     "tests.integration.services_fixtures",
     "tests.integration.gateway_fixtures",
+    "tests.integration.device_broker",
 ]
 
 

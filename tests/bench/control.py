@@ -124,7 +124,9 @@ def main() -> None:
                 Path(logs),
             ).start(),
             gateway := ServiceProcess(
-                "api-gateway", {**env, "IOT_GRPC_PORT": "0"}, Path(logs)
+                "api-gateway",
+                {**env, "IOT_GRPC_PORT": "0", "IOT_BROKER_AUTH_PORT": "0"},
+                Path(logs),
             ).start(),
         ]
         try:

@@ -64,7 +64,10 @@ class Gateway:
 
 def start_gateway(services: Services, database: TestDatabase, **env: str) -> Gateway:
     """Start a gateway; prefer the fixtures, which also close the clients it hands out."""
-    process = services.start("api-gateway", IOT_GRPC_PORT="0", **env)
+    # Free ports: tests (and other checkouts' tests) run gateways side by side.
+    process = services.start(
+        "api-gateway", **{"IOT_GRPC_PORT": "0", "IOT_BROKER_AUTH_PORT": "0", **env}
+    )
     port = http_port(process)
     return Gateway(
         url=f"http://127.0.0.1:{port}",

@@ -19,3 +19,17 @@ class Settings(DatabaseSettings):
     default_heartbeat_seconds: float = Field(10.0, gt=0)
     publish_timeout_seconds: float = Field(5.0, gt=0)
     query_timeout_seconds: float = Field(10.0, gt=0)
+    # Devices: 3 x the join-dispatcher's default ping interval (IOT_PING_SECONDS = 15).
+    device_offline_after_seconds: float = Field(45.0, gt=0)
+    # The virtual host devices connect to: told with each credential, and the only one the
+    # broker-auth endpoints let a device into.
+    device_vhost: str = Field("/", min_length=1, description="the devices' RabbitMQ vhost")
+    # RabbitMQ's HTTP auth backend asks here whether a device may log in and what it may do: a
+    # listener apart from the API, so that only the broker's network can try passwords.
+    broker_auth_port: int = Field(
+        8081, ge=0, le=65535, description="broker-auth endpoints; 0 picks a free port"
+    )
+    # How long a device lookup is reused, which is how long a revocation or a rotated
+    # credential takes to reach the broker's new connections.
+    broker_auth_cache_seconds: float = Field(5.0, ge=0, le=300)
+    max_join_deadline_seconds: int = Field(86_400, ge=1)

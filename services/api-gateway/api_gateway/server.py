@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from typing import Any
 
 import uvicorn
@@ -14,13 +14,20 @@ from iot_service import Health, ServiceMetrics, configure_logging, run_service
 from iot_storage.pool import create_pool, watch_database
 
 from api_gateway.bootstrap import ensure_bootstrap_key
+from api_gateway.broker_auth import create_broker_auth_app, database_fetch
 from api_gateway.config import Settings
+from api_gateway.fleet import FleetService
 from api_gateway.http.app import create_app
 from api_gateway.rpc import GrpcServer, start_grpc
 from api_gateway.service import GatewayService
 
 BROKER_PROBE_SECONDS = 5.0
 SHUTDOWN_GRACE_SECONDS = 10
+# Device logins get database connections of their own, so that slow API reads cannot hold
+# them up, and a short statement timeout, so that a slow database denies before RabbitMQ's
+# auth_http.request_timeout refuses the connection anyway.
+BROKER_AUTH_POOL_SIZE = 2
+BROKER_AUTH_STATEMENT_TIMEOUT_MS = 2000
 
 
 class _Server(uvicorn.Server):
@@ -42,6 +49,28 @@ class _Server(uvicorn.Server):
     @property
     def port(self) -> int:
         return int(self.servers[0].sockets[0].getsockname()[1])
+
+
+def _uvicorn(app: Any, host: str, port: int) -> _Server:
+    return _Server(
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
+        )
+    )
+
+
+async def _started(server: _Server, serving: asyncio.Task[None]) -> bool:
+    """Wait until server listens (True) or its serving task ends before that (False)."""
+    listening = asyncio.create_task(server.listening.wait())
+    await asyncio.wait({serving, listening}, return_when=asyncio.FIRST_COMPLETED)
+    listening.cancel()
+    return bool(server.started)
 
 
 async def _watch_broker(publisher: Publisher, health: Health, stop: asyncio.Event) -> None:
@@ -74,42 +103,66 @@ def run(settings: Settings, name: str) -> None:
         if settings.bootstrap_admin_key is not None:
             await ensure_bootstrap_key(pool, settings.bootstrap_admin_key.get_secret_value(), log)
         service = GatewayService(pool, publisher, settings, log, metrics)
-        http = _Server(
-            uvicorn.Config(
-                create_app(service, health, metrics, log),
-                host=settings.http_host,
-                port=settings.http_port,
-                log_config=None,
-                access_log=False,
-                lifespan="off",
-                timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
-            )
+        fleet = FleetService(pool, publisher, settings, log, metrics)
+        http = _uvicorn(
+            create_app(service, fleet, health, metrics, log), settings.http_host, settings.http_port
+        )
+        auth_pool = await create_pool(
+            settings.database_url,
+            f"{name}-broker-auth",
+            BROKER_AUTH_POOL_SIZE,
+            statement_timeout_ms=BROKER_AUTH_STATEMENT_TIMEOUT_MS,
+        )
+        broker_auth = _uvicorn(
+            create_broker_auth_app(
+                database_fetch(auth_pool),
+                vhost=settings.device_vhost,
+                cache_seconds=settings.broker_auth_cache_seconds,
+                metrics=metrics,
+                log=log,
+            ),
+            settings.http_host,
+            settings.broker_auth_port,
         )
         serving = asyncio.create_task(http.serve())
+        auth_serving: asyncio.Task[None] | None = None
         helpers: list[asyncio.Task[Any]] = [
             asyncio.create_task(watch_database(pool, health, stop)),
             asyncio.create_task(_watch_broker(publisher, health, stop)),
         ]
         rpc: GrpcServer | None = None
         try:
-            listening = asyncio.create_task(http.listening.wait())
-            await asyncio.wait({serving, listening}, return_when=asyncio.FIRST_COMPLETED)
-            listening.cancel()
-            if not http.started:
+            if not await _started(http, serving):
                 await serving  # raises what made the server fail to start
                 return
             # After HTTP is up, so that a gRPC failure to bind stops a server that did start.
             rpc = await start_grpc(service, health, settings, log, metrics)
-            log.info("service starting", http_port=http.port, grpc_port=rpc.port)
+            # Last, for the same reason.
+            auth_serving = asyncio.create_task(broker_auth.serve())
+            if not await _started(broker_auth, auth_serving):
+                await auth_serving
+                return
+            log.info(
+                "service starting",
+                http_port=http.port,
+                grpc_port=rpc.port,
+                broker_auth_port=broker_auth.port,
+            )
             await stop.wait()
         finally:
             stop.set()
             http.should_exit = True
-            # Both transports drain their calls in flight at once, before the pool closes.
-            draining = [] if rpc is None else [rpc.stop(SHUTDOWN_GRACE_SECONDS)]
-            await asyncio.gather(serving, *draining, *helpers, return_exceptions=True)
+            broker_auth.should_exit = True
+            # Every listener drains its calls in flight at once, before the pools close.
+            draining: list[Awaitable[Any]] = [serving]
+            if rpc is not None:
+                draining.append(rpc.stop(SHUTDOWN_GRACE_SECONDS))
+            if auth_serving is not None:
+                draining.append(auth_serving)
+            await asyncio.gather(*draining, *helpers, return_exceptions=True)
             await publisher.close()
             await pool.close()
+            await auth_pool.close()
             log.info("service stopped")
 
     run_service(main, health)

@@ -24,7 +24,8 @@ from api_gateway.errors import (
     UnauthenticatedError,
     UnavailableError,
 )
-from api_gateway.http import routes
+from api_gateway.fleet import FleetService
+from api_gateway.http import fleet_routes, routes, ui
 from api_gateway.service import GatewayService
 from api_gateway.validation import describe_validation
 
@@ -39,8 +40,9 @@ STATUS = {
 }
 DESCRIPTION = """
 Operate a fleet of sensors: their desired and reported state, commands and their status,
-targets, measurements and logs. Every route needs `Authorization: Bearer <api key>` except the
-health routes and this document.
+targets, measurements and logs; and session devices: projects, device groups, devices with
+their broker credentials, and join requests that make a group join a live session. Every
+route needs `Authorization: Bearer <api key>` except the health routes and this document.
 """
 
 
@@ -55,6 +57,8 @@ def _api() -> FastAPI:
         redoc_url=None,
     )
     app.include_router(routes.router, prefix=PREFIX)
+    app.include_router(fleet_routes.router, prefix=PREFIX)
+    app.include_router(ui.router)
     _add_error_handlers(app)
     # The Go original's readiness route; open, like the other health routes.
     app.get(
@@ -73,10 +77,15 @@ def openapi_document() -> dict[str, Any]:
 
 
 def create_app(
-    service: GatewayService, health: Health, metrics: ServiceMetrics, log: Any
+    service: GatewayService,
+    fleet: FleetService,
+    health: Health,
+    metrics: ServiceMetrics,
+    log: Any,
 ) -> FastAPI:
     app = _api()
     app.state.service = service
+    app.state.fleet = fleet
     app.state.health = health
     _add_health(app, metrics)
     _add_request_metrics(app, metrics, log)
