@@ -3,7 +3,8 @@
 Exit codes (README, "Exit codes"): 0 done; 1 the API refused the request (a 4xx other than
 401/403) or a confirmation was declined; 2 usage error; 3 not logged in, an unreadable
 configuration, 401 or 403; 4 the gateway is unreachable, timed out, failed (5xx, 503) or sent
-nonsense; 5 a waited-for command was not applied, or the wait timed out; 130 interrupted.
+nonsense; 5 a waited-for command was not applied, a device of a waited-for join did not join,
+or the wait timed out; 130 interrupted.
 """
 
 from __future__ import annotations
@@ -15,7 +16,18 @@ from typing import Any
 import click
 
 from iotctl import version
-from iotctl.commands import completion, control, data, keys, sensors, session, targets
+from iotctl.commands import (
+    completion,
+    control,
+    data,
+    devices,
+    join,
+    keys,
+    projects,
+    sensors,
+    session,
+    targets,
+)
 from iotctl.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from iotctl.state import OUTPUTS, State, normalize_url
 
@@ -130,6 +142,11 @@ for command in (
     data.measurements,
     data.logs,
     keys.api_keys,
+    projects.projects,
+    projects.groups,
+    devices.devices,
+    join.join,
+    join.join_requests,
     completion.completion,
 ):
     cli.add_command(command)

@@ -48,7 +48,11 @@ class UnavailableError(IotctlError):
 
 
 class NotAppliedError(IotctlError):
-    """A waited-for command ended rejected, expired or failed, or the wait timed out."""
+    """What was waited for did not happen.
+
+    A command ended rejected, expired or failed, a device of a join request did not join, or
+    the wait timed out.
+    """
 
     exit_code: ClassVar[int] = EXIT_NOT_APPLIED
 

@@ -44,6 +44,20 @@ def number(value: float) -> str:
     return f"{value:.6g}"
 
 
+def short_text(value: object, width: int = 40) -> str | None:
+    """Free text (comments) for a table cell: one line, at most `width` characters, or None.
+
+    A newline would break the table's rows and a long text its columns; `-o json` or the
+    single-object views show the whole text.
+    """
+    if value is None:
+        return None
+    collapsed = " ".join(str(value).split())
+    if not collapsed:
+        return None
+    return collapsed if len(collapsed) <= width else collapsed[: width - 1] + "…"
+
+
 def render_table(
     headers: Sequence[str], rows: Iterable[Sequence[object]], *, right: Sequence[int] = ()
 ) -> str:

@@ -1,4 +1,4 @@
-"""Option types and checks done before any request: durations, times, selectors.
+"""Option types and checks done before any request: durations, times, selectors, JSON.
 
 Durations are passed to the API as typed (it accepts `90s`, `10m`, `2h`, `1d`); they are only
 checked here, so a typo is a usage error naming the option instead of a 422 from the gateway.
@@ -6,6 +6,7 @@ checked here, so a typo is a usage error naming the option instead of a 422 from
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from datetime import datetime
@@ -39,6 +40,68 @@ class SinceUntil(click.ParamType[str]):
             param,
             ctx,
         )
+
+
+class Deadline(click.ParamType[str]):
+    """A duration from now (`60s`, `5m`) or an RFC 3339 time, kept as text for the gateway.
+
+    The gateway checks that it lies in the future and within its maximum; only the spelling
+    is checked here.
+    """
+
+    name = "DURATION|TIME"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        text = str(value).strip()
+        if is_duration(text) or _is_rfc3339(text):
+            return text
+        self.fail(
+            f"{value!r} is neither a duration from now (60s, 5m, 2h) "
+            "nor an RFC 3339 time (2026-11-23T10:00:00Z)",
+            param,
+            ctx,
+        )
+
+
+class JsonObject(click.ParamType[dict[str, Any]]):
+    """A JSON object given on the command line: `'{"topic": "demo"}'`."""
+
+    name = "JSON"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> dict[str, Any]:
+        if isinstance(value, dict):  # click may pass a value that is converted already
+            return value
+        try:
+            document = json.loads(str(value), parse_constant=_refuse_constant)
+        except ValueError as error:
+            self.fail(f"{value!r} is not valid JSON ({error})", param, ctx)
+        if not isinstance(document, dict):
+            # The session metadata is a set of named fields; a list or a bare string would
+            # reach the gateway only to be refused there.
+            self.fail(
+                f"{value!r} is a JSON {_json_kind(document)}, not an object such as "
+                '\'{"topic": "demo"}\'',
+                param,
+                ctx,
+            )
+        return document
+
+
+def _refuse_constant(name: str) -> object:
+    # Python's json reads NaN and Infinity, which are not JSON and which the gateway refuses.
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _json_kind(document: object) -> str:
+    if isinstance(document, list):
+        return "array"
+    if isinstance(document, str):
+        return "string"
+    if isinstance(document, bool) or document is None:
+        return "literal"
+    return "number"
 
 
 class Bucket(click.ParamType[str]):

@@ -166,7 +166,7 @@ class SpinnerProgress:
 
     def close(self) -> None:
         if self._drawn:
-            _write_stderr("\r\x1b[K")
+            write_stderr("\r\x1b[K")
             self._drawn = False
 
     def _draw(self) -> None:
@@ -176,11 +176,11 @@ class SpinnerProgress:
             f"{self._frames[self._frame]} waiting for {self._total} {noun}: "
             f"{self._counts}  {elapsed}s{self._note}"
         )
-        _write_stderr(f"\r{line}\x1b[K")
+        write_stderr(f"\r{line}\x1b[K")
         self._drawn = True
 
 
-def _write_stderr(text: str) -> None:
+def write_stderr(text: str) -> None:
     # Straight to the terminal: click.echo would strip the escape that clears the line.
     sys.stderr.write(text)
     sys.stderr.flush()
