@@ -7,7 +7,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 RUN := $(UV) run --frozen --no-sync
 PROTO_OUT := libs/protocol
 
-.PHONY: help install proto proto-check openapi fmt lint typecheck test test-unit test-integration bench up migrate services-up clean
+.PHONY: help install proto proto-check openapi fmt lint typecheck test test-unit test-integration bench up migrate services-up browser clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -42,13 +42,16 @@ typecheck: install ## type-check (mypy, strict)
 services-up: ## make sure the local RabbitMQ and PostgreSQL are running
 	@bash .ci/services-up
 
+browser: ## make sure Debian's Chromium is installed (the web page's browser test)
+	@bash .ci/chromium-up
+
 test-unit: install ## unit tests (no network)
 	$(RUN) pytest tests/unit -q
 
-test-integration: install services-up ## integration tests (real RabbitMQ and PostgreSQL)
+test-integration: install services-up browser ## integration tests (real RabbitMQ and PostgreSQL)
 	$(RUN) pytest tests/integration -q
 
-test: install services-up lint typecheck proto-check ## everything CI runs: lint, types, stale-code check, all tests
+test: install services-up browser lint typecheck proto-check ## everything CI runs: lint, types, stale-code check, all tests
 	$(RUN) pytest -q
 
 bench: install services-up ## throughput and latency benchmark (prints ratios against baselines)

@@ -27,8 +27,17 @@ from iot_devstack.sensors import SensorSpec
 
 EXIT_OK = 0
 EXIT_FAILED = 1
-SERVICES = ("sensor-registry", "measurements-ingester", "logs-ingester", "api-gateway")
+SERVICES = (
+    "sensor-registry",
+    "measurements-ingester",
+    "logs-ingester",
+    "api-gateway",
+    "join-dispatcher",
+)
 GATEWAY = "api-gateway"
+DISPATCHER = "join-dispatcher"
+# LiveKit's own development-mode credentials (`livekit-server --dev`): local use only.
+DEV_LIVEKIT = {"LIVEKIT_API_KEY": "devkey", "LIVEKIT_API_SECRET": "secret"}
 SIMULATOR = "sensor-simulator"
 # After the simulators stop, wait at most this long for the queued batches to be stored.
 DRAIN_SECONDS = 15.0
@@ -148,8 +157,16 @@ def _service(name: str, config: StackConfig) -> ChildSpec:
     env = {**_common_env(config), "IOT_DATABASE_URL": config.app_url}
     if name == GATEWAY:
         # A fixed, known port: iotctl and the README's operator session talk to it.
-        grpc_port = config.api_port + 1 if config.api_port else 0
-        env |= {"IOT_HTTP_PORT": str(config.api_port), "IOT_GRPC_PORT": str(grpc_port)}
+        grpc_port, auth_port = (
+            (config.api_port + 1, config.api_port + 2) if config.api_port else (0, 0)
+        )
+        env |= {
+            "IOT_HTTP_PORT": str(config.api_port),
+            "IOT_GRPC_PORT": str(grpc_port),
+            "IOT_BROKER_AUTH_PORT": str(auth_port),
+        }
+    elif name == DISPATCHER:
+        env |= DEV_LIVEKIT
     return ChildSpec(name, name, env)
 
 
