@@ -22,6 +22,7 @@ PROCESSES = (
     "measurements-ingester",
     "logs-ingester",
     "api-gateway",
+    "join-dispatcher",
     *(f"sensor-simulator-{serial}" for serial in SERIALS),
 )
 DURATION_SECONDS = 12
