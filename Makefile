@@ -57,6 +57,7 @@ test: install services-up browser lint typecheck proto-check ## everything CI ru
 bench: install services-up ## throughput and latency benchmark (prints ratios against baselines)
 	$(RUN) python -m tests.bench
 	$(RUN) python -m tests.bench.control
+	$(RUN) python -m tests.bench.joins
 
 migrate: install services-up ## apply the database migrations to the local database
 	$(RUN) iot-db migrate --create-database --login-without-password
