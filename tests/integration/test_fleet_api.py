@@ -13,8 +13,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiormq
+import asyncpg
 import httpx
 import pytest
+from api_gateway.fleet import join_sql
 from iot.v1.join_pb2 import JoinRequest
 from iot_routing import JOIN_REQUESTS, device_queue_name, join_key, ping_key
 from iot_storage.device_credentials import hash_secret
@@ -418,3 +420,52 @@ def test_unreachable_broker_registers_nothing_and_fails_the_join_request(
     assert scalar(
         database.admin_url, "SELECT revoked_at IS NOT NULL FROM devices WHERE id = %s", device_id
     )
+
+
+async def test_a_lost_confirm_never_fails_a_request_the_dispatcher_has_taken(
+    database: TestDatabase,
+) -> None:
+    """The gateway's 'failed' after an unconfirmed hand-over is only for requests nobody took.
+
+    A request stays pending while the dispatcher publishes its JOINs; its recorded targets are
+    what says it is under way.
+    """
+    db = database.admin_url
+    execute(db, "INSERT INTO projects (id, name) VALUES ('lost', 'Lost')")
+    execute(db, "INSERT INTO device_groups (project_id, name) VALUES ('lost', 'a')")
+    execute(
+        db,
+        "INSERT INTO devices (id, project_id, group_name, name, secret_hash)"
+        " VALUES ('dev-0000000000000001', 'lost', 'a', 'd1', %s)",
+        hash_secret("x"),
+    )
+    taken, untouched, dispatched = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    for request_id, status in (
+        (taken, "pending"),
+        (untouched, "pending"),
+        (dispatched, "dispatched"),
+    ):
+        execute(
+            db,
+            "INSERT INTO join_requests (id, project_id, group_name, session_id, session_name,"
+            " status, requested_by, deadline) VALUES (%s, 'lost', 'a', 's', 's', %s, 'ops',"
+            " now() + interval '1 minute')",
+            request_id,
+            status,
+        )
+    execute(
+        db,
+        "INSERT INTO join_deliveries (request_id, device_id) VALUES (%s, 'dev-0000000000000001')",
+        taken,
+    )
+    connection = await asyncpg.connect(database.app_url)
+    try:
+        outcomes = [
+            await join_sql.mark_failed(connection, request_id, "not confirmed")
+            for request_id in (taken, untouched, dispatched)
+        ]
+    finally:
+        await connection.close()
+    assert outcomes == [False, True, False]
+    statuses = dict(query(db, "SELECT id, status FROM join_requests"))
+    assert statuses == {taken: "pending", untouched: "failed", dispatched: "dispatched"}

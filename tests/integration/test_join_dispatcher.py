@@ -49,6 +49,7 @@ from tests.integration.pipeline import (
     Broker,
     Services,
     eventually,
+    execute,
     http_get,
     http_port,
     metric,
@@ -709,6 +710,44 @@ async def test_a_dispatcher_killed_while_a_join_is_unconfirmed_loses_and_repeats
     assert all(row["published_at"] is not None for row in rows.values())
     assert dispatched["dispatched_at"] is not None
     assert counts == dict.fromkeys(devices, 1), "each device got its JOIN exactly once"
+
+
+async def test_a_device_revoked_while_its_join_is_refused_stops_holding_up_the_request(
+    amqp_url: str, database: TestDatabase, services: Services
+) -> None:
+    db = database.admin_url
+    vhost = vhost_of(amqp_url)
+    add_group(db, "p11", "a")
+    devices = [add_device(db, "p11", "a", f"d{n}") for n in (1, 2)]
+    refusing = devices[1]
+    request_id = add_request(db, "p11", "a", deadline_in=300)
+    async with Broker(amqp_url) as broker:
+        fleet = await Fleet.open(broker)
+        await fleet.declare("p11", "a", *devices)
+        rabbitmqctl(
+            "set_policy", "-p", vhost, "--apply-to", "queues", "refuse",
+            f"^{device_queue_name(refusing)}$", '{"max-length": 0, "overflow": "reject-publish"}',
+        )  # fmt: skip
+        await broker.channel.basic_publish(b"filler", routing_key=device_queue_name(refusing))
+        await eventually(
+            lambda: refused(broker, device_queue_name(refusing)), 30, "the policy to apply"
+        )
+        dispatcher = start_dispatcher(services)
+        await fleet.hand_over(request_id, "p11", "a")
+
+        async def retried() -> bool:
+            return "JOINs not confirmed" in dispatcher.logs()
+
+        await eventually(retried, 30, "the refused JOIN retried")
+        # Revoked while the dispatcher retries it (the deadline is minutes away): it drops out
+        # at the next round, and the request no longer waits for it.
+        execute(db, "UPDATE devices SET revoked_at = now() WHERE id = %s", refusing)
+        dispatched = await wait_status(db, request_id, "dispatched")
+        await fleet.all_taken(http_port(dispatcher), JOIN_REQUESTS.name)
+    rows = deliveries(db, request_id)
+    assert rows[devices[0]]["published_at"] is not None
+    assert rows[refusing]["published_at"] is None
+    assert dispatched["dispatched_at"] is not None
 
 
 async def test_the_sweep_and_acknowledgements_racing_on_many_devices_neither_deadlock_nor_lose(

@@ -200,6 +200,7 @@ async def test_a_device_that_comes_back_before_the_deadline_joins_and_one_after_
     await asyncio.sleep(1)
     came_back = start_device(device_services, device_gateway, early)
     await eventually(lambda: joined_sessions(came_back), 20, "the early device to join")
+    assert '"join answered"' in came_back.logs()
 
     # Back only after the deadline: its JOIN expired in the broker; it joins nothing.
     await eventually(lambda: datetime.now(UTC) > deadline, 30, "the deadline to pass")
@@ -221,6 +222,9 @@ async def test_a_device_that_comes_back_before_the_deadline_joins_and_one_after_
     }
     wait_until(lambda: '"consuming"' in too_late.logs(), 20, "the late device to consume")
     await asyncio.sleep(1)
+    # Not merely "did not join" (the device itself refuses a JOIN past its deadline): the
+    # broker dropped the JOIN, so the device never even answered one.
+    assert '"join answered"' not in too_late.logs()
     assert joined_sessions(too_late) == []
 
 

@@ -57,6 +57,16 @@ def test_join_request_defaults_and_metadata() -> None:
     too_big = {"x": "y" * MAX_SESSION_METADATA_BYTES}
     assert "bytes" in _refusal(JoinRequestCreate, **JOIN, session_metadata=too_big)
     assert "session_name" in _refusal(JoinRequestCreate, **{**JOIN, "session_name": ""})
+    # What PostgreSQL's jsonb refuses is refused here, as a 422, not a database error later.
+    assert "U+0000" in _refusal(JoinRequestCreate, **JOIN, session_metadata={"k": ["a\x00"]})
+    assert "U+0000" in _refusal(JoinRequestCreate, **JOIN, session_metadata={"k\x00": 1})
+    assert "NaN" in _refusal(JoinRequestCreate, **JOIN, session_metadata={"k": float("nan")})
+
+
+def test_comments_span_lines_but_hold_no_other_control_character() -> None:
+    assert GroupCreate(name="cams", comments="stage left\n\tand right").comments.count("\n") == 1
+    assert "control characters" in _refusal(GroupCreate, name="cams", comments="a\x00b")
+    assert "control characters" in _refusal(DeviceCreate, name="x", group="cams", comments="\x1b[")
 
 
 @pytest.mark.parametrize(

@@ -26,6 +26,9 @@ class Settings(DatabaseSettings):
     device_vhost: str = Field("/", min_length=1, description="the devices' RabbitMQ vhost")
     # RabbitMQ's HTTP auth backend asks here whether a device may log in and what it may do: a
     # listener apart from the API, so that only the broker's network can try passwords.
+    # Loopback by default, so that nothing but a broker on the same host can ask until a
+    # deployment opens it on purpose (to the broker's network only).
+    broker_auth_host: str = Field("127.0.0.1", description="address of the broker-auth listener")
     broker_auth_port: int = Field(
         8081, ge=0, le=65535, description="broker-auth endpoints; 0 picks a free port"
     )

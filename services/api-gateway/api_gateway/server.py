@@ -121,7 +121,7 @@ def run(settings: Settings, name: str) -> None:
                 metrics=metrics,
                 log=log,
             ),
-            settings.http_host,
+            settings.broker_auth_host,
             settings.broker_auth_port,
         )
         serving = asyncio.create_task(http.serve())

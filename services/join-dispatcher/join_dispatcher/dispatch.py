@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -106,7 +107,10 @@ class Dispatcher:
                 raise JoinsNotConfirmedError(
                     f"stopped with {len(result.failed)} JOINs of {request.id} unconfirmed"
                 )
-            targets = [t for t in targets if t.device_id in result.failed]
+            # Re-read, not reuse: a device revoked meanwhile (its queue deleted, so its JOIN
+            # comes back unroutable every time) drops out instead of being retried until the
+            # deadline while every later request waits behind this one.
+            targets = [t for t in await self._targets(request.id) if t.device_id in result.failed]
         self._log.info(
             "join request dispatched",
             request_id=str(request.id),
@@ -130,8 +134,7 @@ class Dispatcher:
             elif status in _OPEN:
                 if status == PENDING:
                     await insert_targets(connection, [row["id"]])
-                targets = await connection.fetch(TARGETS, row["id"])
-                return _request(row), [Target(t["device_id"], t["name"]) for t in targets]
+                return _request(row), await _targets(connection, row["id"])
         # Nothing to publish. Counted and logged after the commit: a retried batch must not
         # count twice.
         if status in _OPEN:
@@ -139,6 +142,10 @@ class Dispatcher:
         else:
             self._ignored(ref, status)
         return None
+
+    async def _targets(self, request_id: uuid.UUID) -> list[Target]:
+        async with self._pool.acquire() as connection:
+            return await _targets(connection, request_id)
 
     def _ignored(self, ref: RequestRef, status: str | None) -> None:
         reason = "unknown" if status is None else "settled"
@@ -178,6 +185,12 @@ class Dispatcher:
         if dispatched:
             self._metrics.requests_dispatched.inc()
         return dispatched
+
+
+async def _targets(connection: Any, request_id: uuid.UUID) -> list[Target]:
+    """The request's unrevoked targets whose JOIN is not yet recorded as published."""
+    rows = await connection.fetch(TARGETS, request_id)
+    return [Target(t["device_id"], t["name"]) for t in rows]
 
 
 def _request(row: Any) -> JoinRequestRow:

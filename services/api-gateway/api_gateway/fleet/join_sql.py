@@ -32,13 +32,28 @@ INSERT INTO join_requests (id, project_id, group_name, session_id, session_name,
                            session_metadata, requested_by, requested_at, deadline)
 VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9)
 """
-# Only a request still pending can fail: had the dispatcher taken it (a confirm lost on the
-# way back), it is under way and stays so.
-MARK_FAILED = """
-UPDATE join_requests SET status = 'failed', reason = $2
-WHERE id = $1 AND status = 'pending'
-RETURNING id
-"""
+# Only a request the dispatcher has not taken can fail: a request stays pending while the
+# dispatcher publishes its JOINs, but it has recorded the targets by then, under the row lock
+# (a confirm lost on the way back to us must not mark a request under way as failed).
+LOCK_PENDING = "SELECT status = 'pending' FROM join_requests WHERE id = $1 FOR UPDATE"
+TAKEN = "SELECT EXISTS (SELECT 1 FROM join_deliveries WHERE request_id = $1)"
+MARK_FAILED = "UPDATE join_requests SET status = 'failed', reason = $2 WHERE id = $1"
+
+
+async def mark_failed(connection: Any, request_id: uuid.UUID, reason: str) -> bool:
+    """Pending and not taken by the dispatcher -> failed; False if it is under way.
+
+    The lock comes first and the dispatcher's targets are read in a statement after it, so
+    they are seen even when the dispatcher committed them while this waited for the lock.
+    """
+    async with connection.transaction():
+        if not await connection.fetchval(LOCK_PENDING, request_id):
+            return False
+        if await connection.fetchval(TAKEN, request_id):
+            return False
+        await connection.execute(MARK_FAILED, request_id, reason)
+        return True
+
 
 _SUMMARY = """
 SELECT r.id, r.project_id, r.group_name, r.session_id, r.session_name,

@@ -61,7 +61,19 @@ Name = Annotated[
     Field(min_length=1, max_length=MAX_NAME_LENGTH, examples=["Camera 1"]),
     AfterValidator(_printable),
 ]
-Comments = Annotated[str, Field(max_length=MAX_COMMENTS_LENGTH)]
+
+
+def _text(value: str) -> str:
+    """Free text may span lines, but holds no other control character (PostgreSQL refuses NUL)."""
+    if any(
+        (ord(character) < 32 and character not in "\t\n\r") or ord(character) == 127
+        for character in value
+    ):
+        raise ValueError("must not contain control characters other than tabs and line breaks")
+    return value
+
+
+Comments = Annotated[str, Field(max_length=MAX_COMMENTS_LENGTH), AfterValidator(_text)]
 
 
 class _Model(BaseModel):
@@ -161,9 +173,27 @@ class JoinRequestCreate(_Model):
     @field_validator("session_metadata")
     @classmethod
     def _small(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # What jsonb refuses must be a 422 here, not a database error later.
+        if _holds_nul(value):
+            raise ValueError("must not contain the character U+0000")
+        try:
+            json.dumps(value, allow_nan=False)
+        except ValueError:
+            raise ValueError("must not contain NaN or Infinity") from None
         if len(metadata_json(value).encode()) > MAX_SESSION_METADATA_BYTES:
             raise ValueError(f"at most {MAX_SESSION_METADATA_BYTES} bytes as JSON")
         return value
+
+
+def _holds_nul(value: object) -> bool:
+    """Whether a JSON value has U+0000 in any string or key."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
 
 
 def metadata_json(metadata: dict[str, Any]) -> str:

@@ -332,8 +332,8 @@ class FleetService:
     async def _mark_failed(self, request_id: uuid.UUID, reason: str) -> bool:
         """Record the failed hand-over; False when the dispatcher has the request already."""
         async with self._pool.acquire() as connection:
-            failed = await connection.fetchval(join_sql.MARK_FAILED, request_id, reason)
-        if failed is None:
+            failed = await join_sql.mark_failed(connection, request_id, reason)
+        if not failed:
             self._log.info(
                 "join request confirm lost, but the dispatcher has it",
                 join_request_id=str(request_id),
