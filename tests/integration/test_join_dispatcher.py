@@ -289,6 +289,21 @@ async def refused(broker: Broker, queue: str) -> bool:
     return False
 
 
+async def refuse_everything_for(broker: Broker, vhost: str, device_id: str) -> None:
+    """Make the broker refuse (nack) every message for one device's queue (policy "refuse").
+
+    The queue is full at 0 messages; a quorum queue takes one message past its limit, hence
+    the filler.
+    """
+    queue = device_queue_name(device_id)
+    rabbitmqctl(
+        "set_policy", "-p", vhost, "--apply-to", "queues", "refuse",
+        f"^{queue}$", '{"max-length": 0, "overflow": "reject-publish"}',
+    )  # fmt: skip
+    await broker.channel.basic_publish(b"filler", routing_key=queue)
+    await eventually(lambda: refused(broker, queue), 30, "the policy to apply")
+
+
 def start_dispatcher(services: Services, **env: str) -> ServiceProcess:
     settings = {
         "LIVEKIT_API_KEY": LIVEKIT_KEY,
@@ -677,16 +692,7 @@ async def test_a_dispatcher_killed_while_a_join_is_unconfirmed_loses_and_repeats
     async with Broker(amqp_url) as broker:
         fleet = await Fleet.open(broker)
         await fleet.declare("p10", "a", *devices)
-        # The broker refuses (nacks) every message for the third device's queue: full at 0
-        # messages (a quorum queue takes one message past its limit, hence the filler).
-        rabbitmqctl(
-            "set_policy", "-p", vhost, "--apply-to", "queues", "refuse",
-            f"^{device_queue_name(refusing)}$", '{"max-length": 0, "overflow": "reject-publish"}',
-        )  # fmt: skip
-        await broker.channel.basic_publish(b"filler", routing_key=device_queue_name(refusing))
-        await eventually(
-            lambda: refused(broker, device_queue_name(refusing)), 30, "the policy to apply"
-        )
+        await refuse_everything_for(broker, vhost, refusing)
         first = start_dispatcher(services)
         await fleet.hand_over(request_id, "p10", "a")
 
@@ -724,14 +730,7 @@ async def test_a_device_revoked_while_its_join_is_refused_stops_holding_up_the_r
     async with Broker(amqp_url) as broker:
         fleet = await Fleet.open(broker)
         await fleet.declare("p11", "a", *devices)
-        rabbitmqctl(
-            "set_policy", "-p", vhost, "--apply-to", "queues", "refuse",
-            f"^{device_queue_name(refusing)}$", '{"max-length": 0, "overflow": "reject-publish"}',
-        )  # fmt: skip
-        await broker.channel.basic_publish(b"filler", routing_key=device_queue_name(refusing))
-        await eventually(
-            lambda: refused(broker, device_queue_name(refusing)), 30, "the policy to apply"
-        )
+        await refuse_everything_for(broker, vhost, refusing)
         dispatcher = start_dispatcher(services)
         await fleet.hand_over(request_id, "p11", "a")
 

@@ -12,7 +12,6 @@ import asyncio
 import json
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -98,15 +97,6 @@ def deliveries(database: TestDatabase, request_id: str) -> dict[str, str]:
     return {device_id: status for device_id, status in rows}
 
 
-async def eventually(check: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := check():
-            return result
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-
-
 async def test_a_join_reaches_exactly_the_group_and_every_device_joins(
     device_gateway: DeviceGateway,
     device_services: Services,
@@ -153,7 +143,7 @@ async def test_a_join_reaches_exactly_the_group_and_every_device_joins(
         assert (line["session_id"], line["room"]) == ("rehearsal-7", "stage"), device_id
     # The other group's device heard nothing but pings, and answers those: it is online.
     assert joined_sessions(bystander) == []
-    await eventually(
+    wait_until(
         lambda: device_gateway.admin.get(f"/devices/{other.device_id}").json()["online"],
         20,
         "the other group's device to be seen through its pongs",
@@ -199,13 +189,13 @@ async def test_a_device_that_comes_back_before_the_deadline_joins_and_one_after_
     # Offline when the request was sent, back before the deadline: joins from its queue.
     await asyncio.sleep(1)
     came_back = start_device(device_services, device_gateway, early)
-    await eventually(lambda: joined_sessions(came_back), 20, "the early device to join")
+    wait_until(lambda: joined_sessions(came_back), 20, "the early device to join")
     assert '"join answered"' in came_back.logs()
 
     # Back only after the deadline: its JOIN expired in the broker; it joins nothing.
-    await eventually(lambda: datetime.now(UTC) > deadline, 30, "the deadline to pass")
+    wait_until(lambda: datetime.now(UTC) > deadline, 30, "the deadline to pass")
     too_late = start_device(device_services, device_gateway, late)
-    closed = await eventually(
+    closed = wait_until(
         lambda: (
             (s := device_gateway.admin.get(f"/join-requests/{request_id}").json())["status"]
             == "closed"

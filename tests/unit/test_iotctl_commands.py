@@ -299,7 +299,7 @@ def test_ctrl_c_while_waiting_exits_130_and_says_how_to_follow_up(
     def interrupted(_seconds: float, _progress: waiting.Progress) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(waiting, "_pause", interrupted)
+    monkeypatch.setattr(waiting, "pause", interrupted)
 
     result = cli.run("sleep", "-s", "sim-1hz", "--wait")
 

@@ -411,7 +411,7 @@ def test_ctrl_c_while_waiting_exits_130_and_says_how_to_follow_up(
     def interrupted(_seconds: float, _progress: joining.JoinProgress) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(joining, "_pause", interrupted)
+    monkeypatch.setattr(joining, "pause", interrupted)
 
     result = cli.run(*JOIN, "--wait")
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import shutil
 import sys
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -21,7 +20,7 @@ import click
 from iotctl import output
 from iotctl.client import ApiClient, api_path, expect_object
 from iotctl.errors import NotAppliedError, UnavailableError, WaitInterruptedError
-from iotctl.waiting import write_stderr
+from iotctl.waiting import LineOutput, StatusChanges, pause, reason_suffix, write_stderr
 
 # The request's own states: it is final once closed (the deadline passed) or failed (the
 # broker never took it, so no device was asked).
@@ -126,7 +125,7 @@ def wait_for_join(
             remaining = (give_up_at - datetime.now(UTC)).total_seconds()
             if remaining <= 0:
                 return JoinWaitResult(request_id, latest, timed_out=True, last_error=last_error)
-            _pause(min(POLL_INTERVAL_SECONDS, remaining), progress)
+            pause(min(POLL_INTERVAL_SECONDS, remaining), progress)
     except KeyboardInterrupt:
         raise WaitInterruptedError(
             f"stopped waiting; the join request goes on: "
@@ -218,13 +217,6 @@ def _int(value: object) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
-def _pause(seconds: float, progress: JoinProgress) -> None:
-    end = time.monotonic() + seconds
-    while (left := end - time.monotonic()) > 0:
-        time.sleep(min(left, progress.tick_seconds))
-        progress.tick()
-
-
 def make_progress() -> JoinProgress:
     """A redrawn bar on a terminal, change lines otherwise."""
     stream = sys.stderr
@@ -300,44 +292,32 @@ def _time_left(deadline: object, now: datetime) -> str:
     return f"{seconds}s left" if seconds > 0 else "deadline passed"
 
 
-class LineProgress:
+class LineProgress(LineOutput):
     """One stderr line per change of the request or of a device.
 
     `join request <id>: pending -> dispatched, 3 device(s) targeted`, then
     `cam-1 dev-...: delivered -> joined  [1/3 answered]`.
     """
 
-    tick_seconds = POLL_INTERVAL_SECONDS
-
     def __init__(self) -> None:
-        self._status: str | None = None
-        self._seen: dict[str, str] = {}
+        self._request = StatusChanges()
+        self._devices = StatusChanges()
 
     def update(self, request: JoinRequest) -> None:
         status = str(request.get("status"))
         numbers = counts(request)
-        if status != self._status:
-            change = status if self._status is None else f"{self._status} -> {status}"
+        change = self._request.change("request", status)
+        if change is not None:
             if numbers["targeted"] or status != "pending":  # known once the dispatcher saw it
                 change += f", {numbers['targeted']} device(s) targeted"
             click.echo(f"join request {request.get('join_request_id')}: {change}", err=True)
-            self._status = status
         progress = f"[{answered(request)}/{numbers['targeted']} answered]"
         for device in devices(request):
-            device_id, device_status = str(device.get("device_id")), str(device.get("status"))
-            before = self._seen.get(device_id)
-            if before == device_status:
-                continue
-            self._seen[device_id] = device_status
-            change = device_status if before is None else f"{before} -> {device_status}"
-            reason = f" ({device['reason']})" if device.get("reason") else ""
-            click.echo(f"{device.get('name')} {device_id}: {change}{reason}  {progress}", err=True)
-
-    def tick(self) -> None:
-        pass
-
-    def note(self, message: str) -> None:
-        click.echo(message, err=True)
-
-    def close(self) -> None:
-        pass
+            device_id = str(device.get("device_id"))
+            change = self._devices.change(device_id, str(device.get("status")))
+            if change is not None:
+                click.echo(
+                    f"{device.get('name')} {device_id}: {change}{reason_suffix(device)}"
+                    f"  {progress}",
+                    err=True,
+                )

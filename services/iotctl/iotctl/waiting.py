@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -65,7 +65,7 @@ def wait_for(
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return WaitResult(list(latest.values()), timed_out=True, last_error=last_error)
-            _pause(min(POLL_INTERVAL_SECONDS, remaining), progress)
+            pause(min(POLL_INTERVAL_SECONDS, remaining), progress)
             for cid in open_ids:
                 try:
                     latest[cid] = client.get(api_path("commands", cid))
@@ -122,7 +122,16 @@ def _describe(command: Command) -> str:
     return f"{text} ({command['reason']})" if command.get("reason") else text
 
 
-def _pause(seconds: float, progress: Progress) -> None:
+class Ticking(Protocol):
+    """A progress display that is redrawn while nothing changes (a spinner, a clock)."""
+
+    tick_seconds: float
+
+    def tick(self) -> None: ...
+
+
+def pause(seconds: float, progress: Ticking) -> None:
+    """Sleep between polls, letting the progress display tick meanwhile."""
     end = time.monotonic() + seconds
     while (left := end - time.monotonic()) > 0:
         time.sleep(min(left, progress.tick_seconds))
@@ -186,24 +195,30 @@ def write_stderr(text: str) -> None:
     sys.stderr.flush()
 
 
-class LineProgress:
-    """One stderr line per status change: `sim-1hz <command id>: pending -> delivered`."""
-
-    tick_seconds = POLL_INTERVAL_SECONDS
+class StatusChanges:
+    """The last status seen per item, to print only what changed: `pending -> delivered`."""
 
     def __init__(self) -> None:
         self._seen: dict[str, str] = {}
 
-    def update(self, commands: Sequence[Command]) -> None:
-        for command in commands:
-            cid, status = str(command.get("command_id")), str(command.get("status"))
-            before = self._seen.get(cid)
-            if before == status:
-                continue
-            self._seen[cid] = status
-            change = status if before is None else f"{before} -> {status}"
-            reason = f" ({command['reason']})" if command.get("reason") else ""
-            click.echo(f"{command.get('serial_number')} {cid}: {change}{reason}", err=True)
+    def change(self, key: str, status: str) -> str | None:
+        """`before -> status`, or just status the first time; None when it did not change."""
+        before = self._seen.get(key)
+        if before == status:
+            return None
+        self._seen[key] = status
+        return status if before is None else f"{before} -> {status}"
+
+
+def reason_suffix(item: Mapping[str, Any]) -> str:
+    """` (why)` for an item the API gave a reason for, else nothing."""
+    return f" ({item['reason']})" if item.get("reason") else ""
+
+
+class LineOutput:
+    """What every line-per-change progress shares: nothing to redraw, notes on stderr."""
+
+    tick_seconds = POLL_INTERVAL_SECONDS
 
     def tick(self) -> None:
         pass
@@ -213,3 +228,20 @@ class LineProgress:
 
     def close(self) -> None:
         pass
+
+
+class LineProgress(LineOutput):
+    """One stderr line per status change: `sim-1hz <command id>: pending -> delivered`."""
+
+    def __init__(self) -> None:
+        self._changes = StatusChanges()
+
+    def update(self, commands: Sequence[Command]) -> None:
+        for command in commands:
+            cid = str(command.get("command_id"))
+            change = self._changes.change(cid, str(command.get("status")))
+            if change is not None:
+                click.echo(
+                    f"{command.get('serial_number')} {cid}: {change}{reason_suffix(command)}",
+                    err=True,
+                )
