@@ -33,7 +33,7 @@ from tests.integration.control_plane import (
 from tests.integration.db_fixtures import TestDatabase
 from tests.integration.pipeline import Broker, Services, eventually, http_port, metric
 from tests.messages import mutated
-from tests.support import ServiceProcess
+from tests.support import ServiceProcess, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -205,7 +205,8 @@ async def test_the_sweep_expires_only_overdue_open_commands(
         finished: "applied",
         failed: "failed",
     }
-    assert '"commands expired"' in process.logs()
+    # The sweep logs right after committing: the line may trail the rows by a moment.
+    wait_until(lambda: '"commands expired"' in process.logs(), 10, "the sweep's log line")
 
 
 async def test_an_old_ack_does_not_overwrite_a_newer_reported_state(

@@ -55,7 +55,7 @@ from tests.integration.pipeline import (
     metric,
     query,
 )
-from tests.support import ServiceProcess, rabbitmqctl
+from tests.support import ServiceProcess, rabbitmqctl, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -545,7 +545,7 @@ async def test_a_request_arriving_after_its_deadline_is_closed_and_nothing_sent(
     assert closed["closed_at"] is not None and closed["dispatched_at"] is None
     assert sent == []
     assert late == 1
-    assert "arrived after its deadline" in process.logs()
+    wait_until(lambda: "arrived after its deadline" in process.logs(), 10, "the late-request log")
 
 
 async def test_the_sweep_closes_requests_at_their_deadline(
