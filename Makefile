@@ -7,7 +7,8 @@ UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 RUN := $(UV) run --frozen --no-sync
 PROTO_OUT := libs/protocol
 
-.PHONY: help install proto proto-check openapi fmt lint typecheck test test-unit test-integration bench up migrate services-up browser clean
+.PHONY: help install proto proto-check openapi fmt lint typecheck test test-unit test-integration bench up migrate services-up browser clean \
+	definitions asyncapi k8s-files generated generated-check image compose-up compose-down
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -27,6 +28,31 @@ proto-check: install ## fail when the generated code in libs/protocol is stale
 
 openapi: install ## regenerate services/api-gateway/openapi.json from the gateway's routes
 	$(RUN) python -m api_gateway.openapi > services/api-gateway/openapi.json
+
+definitions: install ## regenerate the RabbitMQ definitions (compose, k8s) and the k8s broker users from libs/routing
+	$(RUN) python -m iot_devstack.definitions --write
+
+asyncapi: install ## regenerate docs/asyncapi.yaml (the message topology) from libs/routing and proto/
+	$(RUN) python -m iot_devstack.asyncapi --write
+
+k8s-files: install ## copy dependencies/timescaledb into k8s/base/files (kustomize reads only its own tree)
+	$(RUN) python -m iot_devstack.k8s_files --write
+
+generated: proto openapi definitions asyncapi k8s-files ## regenerate every generated file
+
+generated-check: install ## fail when a generated file (definitions, AsyncAPI, k8s copies) is stale
+	$(RUN) python -m iot_devstack.definitions --check
+	$(RUN) python -m iot_devstack.asyncapi --check
+	$(RUN) python -m iot_devstack.k8s_files --check
+
+image: ## build the iot-telemetry container image (needs a Docker engine)
+	docker build -t iot-telemetry:$${IOT_IMAGE_TAG:-dev} --build-arg REVISION=$$(git rev-parse HEAD) .
+
+compose-up: ## run the whole platform in containers (Docker with compose; settings in .env)
+	docker compose up -d --build
+
+compose-down: ## stop the containers (add -v by hand to delete the data volumes)
+	docker compose down
 
 fmt: install ## format the code (ruff)
 	$(RUN) ruff format libs services tests
@@ -51,7 +77,7 @@ test-unit: install ## unit tests (no network)
 test-integration: install services-up browser ## integration tests (real RabbitMQ and PostgreSQL)
 	$(RUN) pytest tests/integration -q
 
-test: install services-up browser lint typecheck proto-check ## everything CI runs: lint, types, stale-code check, all tests
+test: install services-up browser lint typecheck proto-check generated-check ## everything CI runs: lint, types, stale-file checks, all tests
 	$(RUN) pytest -q
 
 bench: install services-up ## throughput and latency benchmark (prints ratios against baselines)

@@ -10,9 +10,11 @@ test starts (`device_gateway`) listens there, so the node asks that test's gatew
 Per test, as for the system node: a fresh virtual host (`device_vhost`, which is also the
 gateway's IOT_DEVICE_VHOST) and database (`database`); `device_services` starts service
 processes connected to both as the internal user guest (a loopback-only user, which is fine
-here). The node runs only the auth backend and the management plugin (for creating and
-deleting vhosts over HTTP, which is much faster than rabbitmqctl); MQTT, streams and Prometheus
-are production's, not needed here, and their default ports could clash with the machine's.
+here). The node runs the auth backend, the management plugin (for creating and deleting vhosts
+over HTTP, which is much faster than rabbitmqctl) and rabbitmq_prometheus (whose metric names
+the Grafana dashboards are checked against), each listener on a free port of its own
+(`DeviceBroker.prometheus_port` for the metrics); MQTT and streams are production's, not
+needed here, and their default ports could clash with the machine's.
 
 Fixtures: `device_broker` (session: the node; `address()`, `guest_url()`, `amqp_url_for()`),
 `device_vhost`, `device_services` (Services on the node and the test database, e.g. for the
@@ -58,7 +60,7 @@ from tests.support import REPO, ServiceProcess, wait_until
 # not use a directory of ours; this one runs the node as whoever runs the tests.
 RABBITMQ_SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
 CONF = REPO / "dependencies" / "rabbitmq" / "rabbitmq.conf"
-PLUGINS = "[rabbitmq_auth_backend_http,rabbitmq_management]."
+PLUGINS = "[rabbitmq_auth_backend_http,rabbitmq_management,rabbitmq_prometheus]."
 # Where production's broker finds the gateway; rewritten to this machine's auth port.
 PRODUCTION_AUTH_BASE = "http://api-gateway:8081/"
 HOST = "127.0.0.1"
@@ -83,7 +85,9 @@ def _port_open(port: int) -> bool:
     return False
 
 
-def node_config(production: str, *, auth_port: int, amqp_port: int, management_port: int) -> str:
+def node_config(
+    production: str, *, auth_port: int, amqp_port: int, management_port: int, prometheus_port: int
+) -> str:
     """Production's rabbitmq.conf with the auth URLs pointed here, plus this node's listeners."""
     rewritten, count = re.subn(
         rf"^(auth_http\.\w+_path\s*=\s*){re.escape(PRODUCTION_AUTH_BASE)}",
@@ -99,6 +103,9 @@ def node_config(production: str, *, auth_port: int, amqp_port: int, management_p
         f"listeners.tcp.default = {HOST}:{amqp_port}\n"
         f"management.tcp.ip = {HOST}\n"
         f"management.tcp.port = {management_port}\n"
+        # Not 15692: that is the machine's own broker's (or another session's) metrics port.
+        f"prometheus.tcp.ip = {HOST}\n"
+        f"prometheus.tcp.port = {prometheus_port}\n"
         # The machine's disk may run low; a test node must not block publishers for that.
         "disk_free_limit.absolute = 1MB\n"
     )
@@ -111,9 +118,13 @@ class DeviceBroker:
     node: str
     amqp_port: int
     management_port: int
+    # rabbitmq_prometheus: /metrics, /metrics/per-object, /metrics/detailed.
+    prometheus_port: int
     # Where the node asks its auth questions: the test's gateway must listen here.
     auth_port: int
     started_in_seconds: float
+    # Who the management API is used as: guest, unless definitions replaced the users.
+    management_auth: tuple[str, str] = ("guest", "guest")
 
     def address(self, vhost: str = "/") -> str:
         """The broker URL without credentials, as a device is configured with it."""
@@ -131,7 +142,7 @@ class DeviceBroker:
     def management(self) -> httpx.Client:
         return httpx.Client(
             base_url=f"http://{HOST}:{self.management_port}/api",
-            auth=("guest", "guest"),
+            auth=self.management_auth,
             timeout=30,
         )
 
@@ -154,13 +165,26 @@ class DeviceBroker:
 
 
 class DeviceBrokerNode:
-    """Starts the node in the background (launch) and waits for it when needed (ready)."""
+    """Starts the node in the background (launch) and waits for it when needed (ready).
 
-    def __init__(self, auth_port: int | None = None) -> None:
+    With `definitions`, the node loads that file at boot (`load_definitions`); RabbitMQ then
+    creates no guest user, so `management_auth` must name an administrator it defines.
+    """
+
+    def __init__(
+        self,
+        auth_port: int | None = None,
+        *,
+        definitions: Path | None = None,
+        management_auth: tuple[str, str] = ("guest", "guest"),
+    ) -> None:
+        self.definitions = definitions
+        self.management_auth = management_auth
         self.directory = Path(tempfile.mkdtemp(prefix="iot-device-broker-"))
         self.node = f"iot-devices-{os.getpid()}-{secrets.token_hex(3)}@localhost"
         self.amqp_port = free_port()
         self.management_port = free_port()
+        self.prometheus_port = free_port()
         self.dist_port = free_port()
         self.auth_port = auth_port or free_port()
         self.process: subprocess.Popen[bytes] | None = None
@@ -177,14 +201,16 @@ class DeviceBrokerNode:
         cookie.write_text(secrets.token_hex(20))
         cookie.chmod(0o400)
         config = self.directory / "rabbitmq.conf"
-        config.write_text(
-            node_config(
-                CONF.read_text(),
-                auth_port=self.auth_port,
-                amqp_port=self.amqp_port,
-                management_port=self.management_port,
-            )
+        text = node_config(
+            CONF.read_text(),
+            auth_port=self.auth_port,
+            amqp_port=self.amqp_port,
+            management_port=self.management_port,
+            prometheus_port=self.prometheus_port,
         )
+        if self.definitions is not None:
+            text += f"load_definitions = {self.definitions.resolve()}\n"
+        config.write_text(text)
         plugins = self.directory / "enabled_plugins"
         plugins.write_text(PLUGINS + "\n")
         env = {
@@ -216,15 +242,17 @@ class DeviceBrokerNode:
             )
 
     def ready(self) -> DeviceBroker:
-        """Wait until the node answers on AMQP and on its management API."""
+        """Wait until the node answers on AMQP, its management API and its metrics port."""
         if self._broker is None:
             wait_until(self._booted, START_TIMEOUT_SECONDS, f"RabbitMQ node {self.node} to boot")
             self._broker = DeviceBroker(
                 node=self.node,
                 amqp_port=self.amqp_port,
                 management_port=self.management_port,
+                prometheus_port=self.prometheus_port,
                 auth_port=self.auth_port,
                 started_in_seconds=round(time.monotonic() - self._launched_at, 2),
+                management_auth=self.management_auth,
             )
         return self._broker
 
@@ -234,13 +262,17 @@ class DeviceBrokerNode:
             raise AssertionError(
                 f"RabbitMQ node {self.node} exited with {self.process.returncode}:\n{self.logs()}"
             )
-        if not (_port_open(self.amqp_port) and _port_open(self.management_port)):
+        # RabbitMQ 3.10 opens AMQP after starting every plugin, so the metrics port is open by
+        # then; it is checked anyway, since that is what ready() promises the dashboard test.
+        listeners = (self.amqp_port, self.management_port, self.prometheus_port)
+        if not all(_port_open(port) for port in listeners):
             return False
         # The management API answers once every plugin has started, i.e. the node has booted.
         try:
             with httpx.Client(timeout=5) as client:
                 reply = client.get(
-                    f"http://{HOST}:{self.management_port}/api/overview", auth=("guest", "guest")
+                    f"http://{HOST}:{self.management_port}/api/overview",
+                    auth=self.management_auth,
                 )
             return reply.status_code == 200
         except httpx.HTTPError:

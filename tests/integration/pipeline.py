@@ -15,6 +15,7 @@ import aiormq
 import psycopg
 from iot_messaging import declare_topology
 from iot_routing import EXCHANGE, SERVICE_QUEUES, QueueSpec
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.messages import (
     batch_message,
@@ -152,14 +153,16 @@ def http_get(port: int, path: str) -> tuple[int, str]:
         return error.code, error.read().decode()
 
 
-def metric(port: int, name: str) -> float:
-    """Sum of a Prometheus metric's samples (all label sets) on a service's /metrics."""
+def metric(port: int, name: str, **labels: str) -> float:
+    """Sum of a Prometheus metric's samples on a service's /metrics, over the label sets that
+    include `labels` (all of them when none are given)."""
     _, text = http_get(port, "/metrics")
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith(name) and line[len(name) : len(name) + 1] in (" ", "{"):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name and labels.items() <= sample.labels.items()
+    )
 
 
 def execute(url: str, sql: str, *params: Any) -> None:

@@ -36,7 +36,7 @@ from iot_routing import (
 
 from tests.integration.device_broker import RABBITMQ_SERVER, DeviceCredential, DeviceGateway
 from tests.integration.gateway_fixtures import logged_port
-from tests.integration.pipeline import Services, eventually, http_get, metric
+from tests.integration.pipeline import Services, eventually, metric
 from tests.support import REPO, wait_until
 
 pytestmark = pytest.mark.integration
@@ -207,10 +207,7 @@ async def test_logins_with_a_wrong_password_or_unknown_user_are_refused(
     assert '"reason": "not a device user name"' in logs
     assert me.password not in logs
     port = logged_port(device_gateway.process, "http_port")
-    assert metric(port, "iot_api_gateway_broker_auth_decisions_total") >= 5
-    status, text = http_get(port, "/metrics")
-    assert status == 200
-    assert 'broker_auth_decisions_total{endpoint="user",result="deny"} 5.0' in text
+    assert metric(port, "iot_broker_auth_decisions_total", endpoint="user", result="deny") == 5
 
 
 async def test_a_revoked_device_is_refused_once_the_cache_time_has_passed(
@@ -227,6 +224,10 @@ async def test_a_revoked_device_is_refused_once_the_cache_time_has_passed(
             connection = await aiormq.connect(url)
         except aiormq.exceptions.ProbableAuthenticationError:
             return True
+        except aiormq.exceptions.InvalidFrameError as refused:
+            # RabbitMQ may still hold the login itself in its cache and refuse the next step
+            # instead, opening the vhost (530 NOT_ALLOWED): refused all the same.
+            return "Connection.Close" in str(refused)
         await connection.close()
         return False
 
@@ -385,7 +386,7 @@ async def test_the_internal_user_guest_still_does_everything(
         await channel.queue_delete(queue)
     # Internal users never reach the gateway: it was asked nothing at all.
     port = logged_port(device_gateway.process, "http_port")
-    assert metric(port, "iot_api_gateway_broker_auth_decisions_total") == 0
+    assert metric(port, "iot_broker_auth_decisions_total") == 0
 
 
 async def _depth(channel: AbstractChannel, queue: str, expected: int) -> bool:

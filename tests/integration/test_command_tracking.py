@@ -37,7 +37,7 @@ from tests.support import ServiceProcess, wait_until
 
 pytestmark = pytest.mark.integration
 
-PROCESSED = "iot_sensor_registry_messages_processed_total"
+PROCESSED = "iot_messages_processed_total"
 DEAD_LETTER = dead_letter_of(COMMAND_ACKS)
 SWEEP_REASON = "no outcome acknowledged by the deadline"
 
@@ -176,7 +176,7 @@ async def test_a_late_outcome_replaces_an_expiry_by_the_sweep(
         at(acked),
     )
     assert applied["delivered_at"] == at(acked)
-    assert metric(registry.port, "iot_sensor_registry_commands_expired_total") == 1
+    assert metric(registry.port, "iot_commands_expired_total") == 1
 
 
 async def test_the_sweep_expires_only_overdue_open_commands(
@@ -263,7 +263,7 @@ async def test_an_ack_of_an_unknown_command_still_reports_the_sensor_state(
 
         await eventually(reported, 30, "trk-7's reported state")
         await registry.all_taken()
-        unknown = metric(registry.port, "iot_sensor_registry_command_acks_unknown_total")
+        unknown = metric(registry.port, "iot_command_acks_unknown_total")
     row = sensor(database.admin_url, "trk-7")
     assert (row["reported_asleep"], row["sample_frequency_hz"]) == (False, 100.0)
     assert command(database.admin_url, foreign)["status"] == "pending"

@@ -122,7 +122,7 @@ async def test_the_same_batch_delivered_again_creates_no_duplicates(
         port = http_port(ingester)
 
         async def processed(n: int) -> bool:
-            return metric(port, "iot_measurements_ingester_messages_processed_total") >= n
+            return metric(port, "iot_messages_processed_total") >= n
 
         await eventually(lambda: processed(3), 30, "three copies processed")
         # ...and one more long after the first was committed.
@@ -132,7 +132,7 @@ async def test_the_same_batch_delivered_again_creates_no_duplicates(
     count, total, _ = _stored(database, "dup-1")
     assert count == 500
     assert total == pytest.approx(_expected([body])[1])
-    assert metric(port, "iot_measurements_ingester_duplicate_batches_total") == 3
+    assert metric(port, "iot_duplicate_batches_total") == 3
 
 
 async def test_garbage_is_dead_lettered_and_everything_else_is_stored(
@@ -266,7 +266,7 @@ async def test_sigterm_flushes_and_exits_cleanly(
         await broker.publish_all((measurements_key("term-1"), b) for b in bodies)
 
         async def all_received() -> bool:
-            return metric(port, "iot_measurements_ingester_messages_received_total") >= 20
+            return metric(port, "iot_messages_received_total") >= 20
 
         await eventually(all_received, 30, "all messages delivered to the ingester")
         assert _stored(database, "term-1")[0] == 0
@@ -317,9 +317,8 @@ async def test_a_backlog_is_written_in_batches_no_larger_than_the_limit(
     )
     port = http_port(ingester)
     await _rows_reach(database, "backlog-1", 100_000, timeout=60)
-    name = "iot_measurements_ingester_batch_size"
+    name = "iot_batch_size"
     flushes = metric(port, f"{name}_count")
-    queue = f'queue="{MEASUREMENTS_DB_WRITER.name}"'
-    within_limit = metric(port, f'{name}_bucket{{le="5000.0",{queue}}}')
+    within_limit = metric(port, f"{name}_bucket", le="5000.0", queue=MEASUREMENTS_DB_WRITER.name)
     assert flushes >= 20
     assert within_limit == flushes

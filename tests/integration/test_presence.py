@@ -31,7 +31,7 @@ from tests.support import ServiceProcess
 
 pytestmark = pytest.mark.integration
 
-PROCESSED = "iot_sensor_registry_messages_processed_total"
+PROCESSED = "iot_messages_processed_total"
 DEAD_LETTER = dead_letter_of(HEARTBEATS)
 
 
@@ -111,7 +111,7 @@ async def test_heartbeats_of_unknown_sensors_are_counted_not_stored(
         await presence.beat("hb-4", heartbeat_message("hb-4", sent))
         await presence.beat("hb-3", heartbeat_message("hb-3", sent))
         await presence.all_taken()
-        unknown = metric(presence.port, "iot_sensor_registry_heartbeats_unknown_sensor_total")
+        unknown = metric(presence.port, "iot_heartbeats_unknown_sensor_total")
         assert await broker.depth(DEAD_LETTER) == 0
     assert unknown == 1
     assert query(database.admin_url, "SELECT serial_number FROM sensors") == [("hb-3",)]

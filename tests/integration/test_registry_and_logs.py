@@ -128,7 +128,7 @@ async def test_logs_are_stored_once_and_written_as_logfmt(
         await broker.publish_all((logs_key("log-1"), body) for body in lines + lines)
 
         async def processed() -> bool:
-            return metric(port, "iot_logs_ingester_messages_processed_total") >= 4
+            return metric(port, "iot_messages_processed_total") >= 4
 
         await eventually(processed, 30, "four log messages processed")
     rows = query(
@@ -153,7 +153,7 @@ async def test_logs_of_a_deleted_and_returning_sensor_go_to_its_new_row(
         await broker.publish(logs_key("log-gone"), log_message("log-gone", 1, base, "before"))
 
         async def processed(count: int) -> bool:
-            return metric(port, "iot_logs_ingester_messages_processed_total") >= count
+            return metric(port, "iot_messages_processed_total") >= count
 
         await eventually(lambda: processed(1), 30, "the first line stored")
         # What DELETE /api/v1/sensors/{serial} does; the ingester still caches the old id.

@@ -235,10 +235,8 @@ def test_boots_registers_and_streams_contiguous_batches(
 
         port = http_port(process, STARTUP_SECONDS)
         assert http_get(port, "/readyz") == (200, "ready\n")
-        assert metric(port, "iot_sensor_simulator_sample_frequency_hz") == RATE_HZ
-        assert metric(port, "iot_sensor_simulator_batches_published_total") >= len(
-            tap.received.batches
-        )
+        assert metric(port, "iot_sample_frequency_hz") == RATE_HZ
+        assert metric(port, "iot_batches_published_total") >= len(tap.received.batches)
 
         elapsed = stop_in_time(process)
         assert elapsed < SHUTDOWN_SECONDS
@@ -465,7 +463,7 @@ def test_a_broker_outage_drops_only_what_exceeds_the_backlog_limit(
         wait_until(
             lambda: tap.poll().samples >= before + 2 * RATE_HZ, 30, "samples after the outage"
         )
-        dropped = metric(port, "iot_sensor_simulator_samples_dropped_total")
+        dropped = metric(port, "iot_samples_dropped_total")
         assert stop_in_time(process) < SHUTDOWN_SECONDS
     finally:
         process.stop()

@@ -71,8 +71,8 @@ class Harness:
 
     def count(self, endpoint: str, result: str) -> float:
         value = self.metrics.registry.get_sample_value(
-            "iot_api_gateway_broker_auth_decisions_total",
-            {"endpoint": endpoint, "result": result},
+            "iot_broker_auth_decisions_total",
+            {"service": "api-gateway", "endpoint": endpoint, "result": result},
         )
         return value or 0.0
 

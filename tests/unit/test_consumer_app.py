@@ -92,11 +92,11 @@ def test_consumers_of_one_process_count_into_separate_series() -> None:
     beats.failed("ConnectionError").inc(2)
 
     def value(name: str, **labels: str) -> float | None:
-        return service.registry.get_sample_value(f"iot_svc_{name}", labels)
+        return service.registry.get_sample_value(f"iot_{name}", {"service": "svc", **labels})
 
     assert value("messages_received_total", queue=COMMAND_ACKS.name) == 3
     assert value("messages_received_total", queue=HEARTBEATS.name) == 1
     # Created up front: a queue that has seen nothing still exports 0.
     assert value("messages_processed_total", queue=HEARTBEATS.name) == 0
     assert value("messages_dead_lettered_total", queue=COMMAND_ACKS.name, reason="undecodable") == 1
-    assert value("batch_failures_total", queue=HEARTBEATS.name, reason="ConnectionError") == 2
+    assert value("batches_failed_total", queue=HEARTBEATS.name, reason="ConnectionError") == 2

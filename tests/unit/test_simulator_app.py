@@ -109,7 +109,7 @@ class Harness:
         return time.monotonic() - started
 
     def metric(self, name: str) -> float:
-        value = self.metrics.registry.get_sample_value(f"iot_sensor_simulator_{name}")
+        value = self.metrics.registry.get_sample_value(f"iot_{name}", {"service": SERVICE})
         assert value is not None, name
         return value
 

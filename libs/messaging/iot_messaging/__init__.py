@@ -9,6 +9,7 @@ from iot_messaging.consumer import (
     Delivery,
     InvalidMessageError,
     QueueMetrics,
+    end_to_end_lag,
 )
 from iot_messaging.publisher import (
     Publisher,
@@ -31,6 +32,7 @@ __all__ = [
     "connect_with_retry",
     "declare_queue",
     "declare_topology",
+    "end_to_end_lag",
     "message_properties",
     "publish_confirmed",
 ]

@@ -27,7 +27,7 @@ from aiormq.abc import AbstractChannel, AbstractConnection, DeliveredMessage
 from iot_routing import QueueSpec
 from iot_service import Health, ServiceMetrics
 from iot_service.metrics import SIZE_BUCKETS
-from prometheus_client import Counter
+from prometheus_client import Counter, Histogram
 
 from iot_messaging.backoff import Backoff
 from iot_messaging.connection import BROKER_ERRORS, connect_with_retry
@@ -52,12 +52,12 @@ class Delivery(Generic[T]):
 
 
 class ConsumerMetrics:
-    """The metric set every consuming service exports, under its own namespace.
+    """The metric set every consuming service exports under the same names.
 
-    Every series carries a `queue` label, so the consumers of one process (the sensor-registry
-    consumes three queues) share one set of metric names without colliding, and a single-queue
-    service keeps the names it always had. Create it once per process and hand each consumer
-    its `for_queue` view: a registry refuses the same name twice.
+    Every series carries a `queue` label (besides the `service` label every metric has), so the
+    consumers of one process (the sensor-registry consumes three queues) share one set of
+    metric names without colliding. Create it once per process and hand each consumer its
+    `for_queue` view: a registry refuses the same name twice.
     """
 
     def __init__(self, metrics: ServiceMetrics) -> None:
@@ -70,7 +70,7 @@ class ConsumerMetrics:
             ["queue"],
         )
         self.failed = metrics.counter(
-            "batch_failures", "Batch writes that failed and were retried", ["queue", "reason"]
+            "batches_failed", "Batch writes that failed and were retried", ["queue", "reason"]
         )
         self.dead_lettered = metrics.counter(
             "messages_dead_lettered",
@@ -90,7 +90,9 @@ class ConsumerMetrics:
             labels=["queue"],
         )
         self.write_seconds = metrics.histogram(
-            "write_seconds", "Time to make one batch durable, retries included", labels=["queue"]
+            "batch_write_seconds",
+            "Time to make one batch durable, retries included",
+            labels=["queue"],
         )
 
     def for_queue(self, queue: str) -> QueueMetrics:
@@ -118,6 +120,19 @@ class QueueMetrics:
     def dead_lettered(self, reason: str) -> Counter:
         """The dead-lettered-message counter for one reason."""
         return self._family.dead_lettered.labels(queue=self._queue, reason=reason)
+
+
+def end_to_end_lag(metrics: ServiceMetrics, queue: QueueSpec) -> Histogram:
+    """The histogram of seconds from a message's source time to its commit, for one queue.
+
+    Named alike in every ingester, so one dashboard panel shows the lag of every pipeline.
+    """
+    family = metrics.histogram(
+        "end_to_end_lag_seconds",
+        "From the time a sensor stamped a message to its commit",
+        labels=["queue"],
+    )
+    return family.labels(queue=queue.name)
 
 
 Decoder = Callable[[DeliveredMessage], tuple[T, int]]

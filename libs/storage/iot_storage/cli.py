@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -23,6 +24,7 @@ from iot_storage.migrate import MigrationError, maintain, migrate, status
 
 # Local development only: a deployment sets IOT_MIGRATE_DATABASE_URL through its secrets.
 LOCAL_MIGRATE_URL = "postgresql://postgres@127.0.0.1:5432/iot"
+_SCHEMA_POLL_SECONDS = 2.0
 
 _admin_url = click.option(
     "--database-url",
@@ -86,6 +88,47 @@ def maintain_command(database_url: str) -> None:
     """Create upcoming partitions, drop expired data, prune the batch ledger."""
     with _one_line_errors():
         click.echo(maintain(database_url))
+
+
+@main.command("wait-for-schema")
+@click.option(
+    "--database-url",
+    envvar="IOT_SCHEMA_DATABASE_URL",
+    default=LOCAL_DATABASE_URL,
+    show_default=True,
+    help="URL of the database; iot_readonly may read the ledger (env: IOT_SCHEMA_DATABASE_URL)",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0),
+    default=600.0,
+    show_default=True,
+    help="seconds to wait before giving up with exit code 1",
+)
+def wait_for_schema_command(database_url: str, timeout: float) -> None:
+    """Wait until every migration this installation ships is applied, then exit 0.
+
+    For a service's start-up (a Kubernetes init container): a service must not run on a schema
+    the migration job has not finished, and readiness alone cannot tell.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            pending = [
+                name for _version, name, applied_at in status(database_url) if not applied_at
+            ]
+        except (MigrationError, psycopg.Error) as exc:
+            # Server down, database or role not created yet: all expected while a cluster boots.
+            waiting_for = "the database (" + " ".join(str(exc).split()) + ")"
+        else:
+            if not pending:
+                click.echo("the schema is up to date")
+                return
+            waiting_for = ", ".join(pending)
+        if time.monotonic() >= deadline:
+            raise click.ClickException(f"gave up after {timeout:g} s waiting for {waiting_for}")
+        click.echo(f"waiting for {waiting_for}", err=True)
+        time.sleep(_SCHEMA_POLL_SECONDS)
 
 
 @main.command("create-api-key")

@@ -1,4 +1,4 @@
-"""The dispatcher's own metrics (prefix iot_join_dispatcher_), created once per process.
+"""The dispatcher's own metrics (iot_<name>, service="join-dispatcher"), made once per process.
 
 Several parts count the same thing (dispatching a late request and the sweep both expire
 deliveries), and a registry refuses a name twice, so they share this one set.

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+from iot_messaging import end_to_end_lag
+from iot_routing import MEASUREMENTS_DB_WRITER
 from iot_service import ServiceMetrics
 from iot_storage.copy import MEASUREMENT_COLUMNS, SampleRun, encode_measurements
 from iot_storage.directory import SensorDirectory
@@ -84,9 +86,7 @@ class MeasurementStore:
         self._duplicates = metrics.counter(
             "duplicate_batches", "Batches skipped because they were already stored"
         )
-        self._lag = metrics.histogram(
-            "end_to_end_lag_seconds", "From the sensor sending a batch to its commit"
-        )
+        self._lag = end_to_end_lag(metrics, MEASUREMENTS_DB_WRITER)
 
     async def __call__(self, batches: Sequence[Batch]) -> None:
         result = await self.write(batches)
