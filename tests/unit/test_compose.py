@@ -251,6 +251,21 @@ def test_every_long_running_service_runs_from_the_image() -> None:
         assert commands.get(name) == [name], f"{name}: expected command [{name!r}]"
 
 
+@pytest.mark.parametrize("variant", ["compose.yaml", "with compose.logs.yaml"])
+def test_the_image_is_built_once_and_never_pulled(variant: str) -> None:
+    # Several services with `build:` for one tag build it once each, racing for the tag.
+    document = compose() if variant == "compose.yaml" else compose_with_logs()
+    ours = {
+        name: service
+        for name, service in services(document).items()
+        if str(service.get("image", "")).split(":")[0].endswith(IMAGE)
+    }
+    assert [name for name, service in ours.items() if "build" in service] == ["migrate"]
+    assert all(
+        service.get("pull_policy") == "never" for name, service in ours.items() if name != "migrate"
+    )
+
+
 def test_every_server_has_a_healthcheck_and_one_shot_jobs_do_not_restart() -> None:
     jobs = one_shot_services()
     assert jobs == {"migrate"}

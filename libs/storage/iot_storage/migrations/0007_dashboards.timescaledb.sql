@@ -60,9 +60,10 @@ AS $function$
       )
 $function$;
 
--- One row per chunk of the public hypertables. The compression columns are NULL for a chunk
--- never compressed; an insert into a compressed chunk does not update them (TimescaleDB
--- computes them when it compresses).
+-- One row per chunk of the public hypertables and of the continuous aggregate's materialised
+-- hypertable (listed under the view's name, as in dashboard_table_sizes). The compression
+-- columns are NULL for a chunk never compressed; an insert into a compressed chunk does not
+-- update them (TimescaleDB computes them when it compresses).
 CREATE FUNCTION dashboard_chunks()
 RETURNS TABLE (
     table_name text,
@@ -80,9 +81,18 @@ SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 AS $function$
     WITH hypertables AS (
-        SELECT format('%I.%I', h.hypertable_schema, h.hypertable_name)::regclass AS relation
+        SELECT h.hypertable_schema AS schema_name, h.hypertable_name AS name,
+               h.hypertable_name::text AS shown_as,
+               format('%I.%I', h.hypertable_schema, h.hypertable_name)::regclass AS relation
         FROM timescaledb_information.hypertables AS h
         WHERE h.hypertable_schema = 'public'
+        UNION ALL
+        SELECT a.materialization_hypertable_schema, a.materialization_hypertable_name,
+               a.view_name::text,
+               format('%I.%I', a.materialization_hypertable_schema,
+                      a.materialization_hypertable_name)::regclass
+        FROM timescaledb_information.continuous_aggregates AS a
+        WHERE a.view_schema = 'public'
     ), sizes AS (
         SELECT s.chunk_schema, s.chunk_name, s.total_bytes
         FROM hypertables AS h CROSS JOIN LATERAL chunks_detailed_size(h.relation) AS s
@@ -91,15 +101,16 @@ AS $function$
                s.before_compression_total_bytes, s.after_compression_total_bytes
         FROM hypertables AS h CROSS JOIN LATERAL chunk_compression_stats(h.relation) AS s
     )
-    SELECT ch.hypertable_name::text, ch.chunk_name::text, ch.range_start, ch.range_end,
+    SELECT h.shown_as, ch.chunk_name::text, ch.range_start, ch.range_end,
            coalesce(sz.total_bytes, 0), ch.is_compressed,
            cs.before_compression_total_bytes, cs.after_compression_total_bytes
     FROM timescaledb_information.chunks AS ch
+    JOIN hypertables AS h
+        ON h.schema_name = ch.hypertable_schema AND h.name = ch.hypertable_name
     LEFT JOIN sizes AS sz
         ON sz.chunk_schema = ch.chunk_schema AND sz.chunk_name = ch.chunk_name
     LEFT JOIN compression AS cs
         ON cs.chunk_schema = ch.chunk_schema AND cs.chunk_name = ch.chunk_name
-    WHERE ch.hypertable_schema = 'public'
 $function$;
 
 REVOKE EXECUTE ON FUNCTION dashboard_table_sizes(), dashboard_chunks() FROM PUBLIC;
