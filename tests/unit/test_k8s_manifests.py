@@ -2,10 +2,11 @@
 
 `kubectl kustomize` (the real binary) builds each overlay; every built-in resource is validated
 against the Kubernetes OpenAPI schemas of a pinned version in strict mode (unknown fields are
-errors), and the custom resources of the RabbitMQ operators are counted so that nothing else
-slips past unvalidated. The workloads are then checked against the code: one per long-running
-service in services/, its command a console script, its probes and metrics port the service's
-own. No cluster is needed.
+errors); the custom resources of the RabbitMQ operators and the Prometheus Operator have no
+schema there, so they are counted (nothing else slips past unvalidated) and their spec fields
+checked against the operators' API types. The workloads are then checked against the code: one
+per long-running service in services/, its command a console script, its probes and metrics
+port the service's own. No cluster is needed.
 """
 
 from __future__ import annotations
@@ -32,14 +33,37 @@ OVERLAYS = ("dev", "prod")
 # The Kubernetes version the manifests must be valid for (kubectl on the CI machine is 1.32).
 KUBERNETES_VERSION = "1.32.0"
 # Custom resources have no schema in kubernetes-validate: exactly these are skipped.
-CRD_GROUP = "rabbitmq.com"
-CRD_KINDS = {"RabbitmqCluster", "User", "Permission", "TopicPermission"}
+CRD_GROUPS = {"rabbitmq.com", "monitoring.coreos.com"}
+RABBITMQ_KINDS = {"RabbitmqCluster", "User", "Permission", "TopicPermission"}
+TOPOLOGY_KINDS = {"Exchange", "Queue", "Binding", "Policy"}
+CRD_KINDS = {
+    "dev": RABBITMQ_KINDS | TOPOLOGY_KINDS,
+    # components/prometheus-operator
+    "prod": RABBITMQ_KINDS | TOPOLOGY_KINDS | {"PodMonitor"},
+}
+# The spec fields each custom resource may use, from the operators' API types
+# (messaging-topology-operator api/v1beta1, prometheus-operator PodMonitorSpec): a misspelt
+# field would otherwise be pruned by the API server without a word.
+CRD_SPEC_FIELDS = {
+    "Exchange": {"name", "vhost", "type", "durable", "autoDelete", "arguments"},
+    "Queue": {"name", "vhost", "type", "durable", "autoDelete", "arguments"},
+    "Binding": {"vhost", "source", "destination", "destinationType", "routingKey", "arguments"},
+    "Policy": {"name", "vhost", "pattern", "applyTo", "priority", "definition"},
+    "User": {"tags", "importCredentialsSecret"},
+    "Permission": {"vhost", "user", "userReference", "permissions"},
+    "TopicPermission": {"vhost", "user", "userReference", "permissions"},
+    "PodMonitor": {"jobLabel", "selector", "namespaceSelector", "podMetricsEndpoints"},
+}
+TOPOLOGY_REQUIRED = {"rabbitmqClusterReference"}
+POD_METRICS_ENDPOINT_FIELDS = {"port", "path", "params", "honorLabels", "interval", "relabelings"}
 # Tools with a __main__.py that are not long-running services.
 NOT_SERVICES = {"iotctl"}
 STATEFULSETS = {"sensor-simulator"}
 UID = 10001
-# Labels the RabbitMQ Cluster Operator gives the pods of a RabbitmqCluster named <name>.
+# Labels the RabbitMQ Cluster Operator gives the pods of a RabbitmqCluster named <name>, and
+# the name of the container port it gives rabbitmq_prometheus (15692).
 RABBITMQ_POD_LABELS = {"app.kubernetes.io/component": "rabbitmq"}
+RABBITMQ_PROMETHEUS_PORT = "prometheus"
 
 Doc = dict[str, Any]
 
@@ -168,7 +192,7 @@ def test_overlay_builds_and_every_builtin_resource_validates(overlay: str) -> No
     skipped: set[str] = set()
     errors = []
     for doc in build(overlay):
-        if doc["apiVersion"].split("/")[0] == CRD_GROUP:
+        if doc["apiVersion"].split("/")[0] in CRD_GROUPS:
             skipped.add(doc["kind"])
             continue
         try:
@@ -177,7 +201,26 @@ def test_overlay_builds_and_every_builtin_resource_validates(overlay: str) -> No
             where = "/".join(str(part) for part in error.path)
             errors.append(f"{doc['kind']}/{doc['metadata']['name']} {where}: {error.message}")
     assert errors == []
-    assert skipped == CRD_KINDS
+    assert skipped == CRD_KINDS[overlay]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_custom_resources_use_only_the_operators_fields(overlay: str) -> None:
+    unknown = []
+    for doc in build(overlay):
+        kind, spec = doc["kind"], doc.get("spec", {})
+        if kind not in CRD_SPEC_FIELDS:
+            continue
+        allowed = CRD_SPEC_FIELDS[kind]
+        if doc["apiVersion"] == "rabbitmq.com/v1beta1":
+            assert spec.get("rabbitmqClusterReference") == {"name": "rabbitmq"}, doc
+            allowed = allowed | TOPOLOGY_REQUIRED
+        unknown += [f"{kind}/{doc['metadata']['name']}: {key}" for key in set(spec) - allowed]
+        for endpoint in spec.get("podMetricsEndpoints", []):
+            unknown += [
+                f"{kind} endpoint: {key}" for key in set(endpoint) - POD_METRICS_ENDPOINT_FIELDS
+            ]
+    assert unknown == []
 
 
 def test_strict_validation_rejects_an_unknown_field() -> None:
@@ -294,6 +337,25 @@ def test_simulator_serials_come_from_stable_host_names() -> None:
     assert "IOT_SENSOR_SERIAL" not in {e["name"] for e in container.get("env", [])}
 
 
+def hpa_targets(docs: tuple[Doc, ...]) -> dict[str, Doc]:
+    """Deployment name -> the HorizontalPodAutoscaler that scales it."""
+    return {
+        hpa["spec"]["scaleTargetRef"]["name"]: hpa
+        for hpa in of_kind(docs, "HorizontalPodAutoscaler")
+        if hpa["spec"]["scaleTargetRef"]["kind"] == "Deployment"
+    }
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_an_autoscaled_deployment_leaves_its_replicas_to_the_autoscaler(overlay: str) -> None:
+    # A replicas field would be re-applied on every `kubectl apply`, undoing the HPA's count.
+    docs = build(overlay)
+    targets = hpa_targets(docs)
+    assert "measurements-ingester" in targets
+    for name in targets:
+        assert "replicas" not in find(docs, "Deployment", name)["spec"], name
+
+
 def test_measurements_ingester_autoscales() -> None:
     hpa = find(build("prod"), "HorizontalPodAutoscaler", "measurements-ingester")
     assert hpa["apiVersion"] == "autoscaling/v2"
@@ -307,8 +369,12 @@ def test_measurements_ingester_autoscales() -> None:
 
 def test_prod_runs_redundant_replicas_under_effective_budgets() -> None:
     docs = build("prod")
+    autoscaled = hpa_targets(docs)
     for name in ("api-gateway", "measurements-ingester", "logs-ingester"):
-        replicas = find(docs, "Deployment", name)["spec"]["replicas"]
+        spec = find(docs, "Deployment", name)["spec"]
+        replicas = (
+            autoscaled[name]["spec"]["minReplicas"] if name in autoscaled else spec["replicas"]
+        )
         budget = find(docs, "PodDisruptionBudget", name)["spec"]
         assert replicas >= 2
         # Effective: a drain may never take every replica at once.
@@ -385,9 +451,6 @@ def test_every_referenced_configmap_exists(overlay: str) -> None:
                 for source in container.get("envFrom", [])
                 if "configMapRef" in source
             }
-    cluster = find(docs, "RabbitmqCluster", "rabbitmq")
-    volumes = cluster["spec"]["override"]["statefulSet"]["spec"]["template"]["spec"]["volumes"]
-    referenced |= {volume["configMap"]["name"] for volume in volumes if "configMap" in volume}
     assert referenced - present == set()
 
 
@@ -401,7 +464,7 @@ def conf_settings(text: str) -> dict[str, str]:
     return settings
 
 
-def test_rabbitmq_has_the_compose_plugins_config_and_definitions() -> None:
+def test_rabbitmq_has_the_compose_plugins_and_config() -> None:
     docs = build("prod")
     spec = find(docs, "RabbitmqCluster", "rabbitmq")["spec"]
     plugins_file = (REPO / "dependencies" / "rabbitmq" / "enabled_plugins").read_text()
@@ -412,19 +475,45 @@ def test_rabbitmq_has_the_compose_plugins_config_and_definitions() -> None:
     compose = conf_settings((REPO / "dependencies" / "rabbitmq" / "rabbitmq.conf").read_text())
     assert {key: config.get(key) for key in compose} == compose
 
-    # load_definitions names a file of the ConfigMap mounted through the StatefulSet override.
-    definitions = Path(config["load_definitions"])
-    pod = spec["override"]["statefulSet"]["spec"]["template"]["spec"]
-    (mount,) = [
-        m
-        for c in pod["containers"]
-        for m in c["volumeMounts"]
-        if m["mountPath"] == str(definitions.parent)
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_rabbitmq_seeds_its_default_user(overlay: str) -> None:
+    # With definitions to load at boot, RabbitMQ does not create its default user, so the
+    # Cluster Operator's rabbitmq-default-user would not exist and the Topology Operator could
+    # not log in to create anything. The topology comes from Topology Operator resources.
+    spec = find(build(overlay), "RabbitmqCluster", "rabbitmq")["spec"]
+    config = conf_settings(spec["rabbitmq"].get("additionalConfig", ""))
+    assert not {key for key in config if key.startswith("load_definitions")}
+    assert "definitions" not in str(spec.get("override", {}))
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_topology_operator_creates_the_generated_topology(overlay: str) -> None:
+    namespace = {"dev": "iot-dev", "prod": "iot"}[overlay]
+    generated = [
+        doc
+        for doc in yaml.safe_load_all((K8S / "base" / "rabbitmq" / "topology.yaml").read_text())
+        if doc
     ]
-    (volume,) = [v for v in pod["volumes"] if v["name"] == mount["name"]]
-    configmap = find(docs, "ConfigMap", volume["configMap"]["name"])
-    committed = (K8S / "base" / "rabbitmq" / "definitions.json").read_text()
-    assert configmap["data"][definitions.name] == committed
+    built = {
+        (doc["kind"], doc["metadata"]["name"]): doc
+        for doc in build(overlay)
+        if doc["kind"] in TOPOLOGY_KINDS
+    }
+    assert {doc["kind"] for doc in generated} == TOPOLOGY_KINDS
+    assert set(built) == {(doc["kind"], doc["metadata"]["name"]) for doc in generated}
+    for doc in generated:
+        resource = built[doc["kind"], doc["metadata"]["name"]]
+        assert resource["spec"] == doc["spec"]
+        assert resource["metadata"]["namespace"] == namespace
+
+
+def test_prod_quorum_queues_regain_their_members() -> None:
+    spec = find(build("prod"), "RabbitmqCluster", "rabbitmq")["spec"]
+    config = conf_settings(spec["rabbitmq"]["additionalConfig"])
+    assert config["quorum_queue.continuous_membership_reconciliation.enabled"] == "true"
+    size = config["quorum_queue.continuous_membership_reconciliation.target_group_size"]
+    assert int(size) == spec["replicas"] == 3
 
 
 def test_timescaledb_mounts_the_compose_init_scripts_and_config() -> None:
@@ -540,3 +629,91 @@ def test_network_policies_deny_by_default_and_guard_broker_auth() -> None:
                 assert labels.get("iot-telemetry/rabbitmq-client") == "true", labels
             if env & {"IOT_DATABASE_URL", "IOT_MIGRATE_DATABASE_URL"}:
                 assert labels.get("iot-telemetry/database-client") == "true", labels
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_devices_may_reach_rabbitmq_amqp_from_anywhere(overlay: str) -> None:
+    # Devices outside the cluster log in over AMQP (the HTTP auth backend checks them).
+    docs = build(overlay)
+    rabbitmq_pod = {"app.kubernetes.io/name": "rabbitmq", **RABBITMQ_POD_LABELS}
+    open_rules = [
+        rule
+        for policy in of_kind(docs, "NetworkPolicy")
+        if selects(policy["spec"]["podSelector"], rabbitmq_pod)
+        for rule in policy["spec"].get("ingress", [])
+        if not rule.get("from")
+    ]
+    assert open_rules == [{"ports": [{"protocol": "TCP", "port": 5672}]}]
+    service = find(docs, "RabbitmqCluster", "rabbitmq")["spec"].get("service", {})
+    expected = {"dev": "ClusterIP", "prod": "LoadBalancer"}[overlay]
+    assert service.get("type", "ClusterIP") == expected
+
+
+# --- the migration Job -----------------------------------------------------------------------
+
+
+def test_each_prod_release_migrates_in_a_job_of_its_own() -> None:
+    # A Job's pod template is immutable: applying a new image to the old Job would fail.
+    docs = build("prod")
+    (job,) = of_kind(docs, "Job")
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    tag = container["image"].rsplit(":", 1)[1]
+    assert re.fullmatch(r"\d+\.\d+\.\d+.*", tag), tag
+    assert job["metadata"]["name"] == f"iot-db-migrate-{tag.replace('.', '-')}"
+    # Finished Jobs go soon, so an unchanged re-apply within that time is the only overlap.
+    assert 0 < job["spec"]["ttlSecondsAfterFinished"] <= 900
+    dev_job = find(build("dev"), "Job", "iot-db-migrate")
+    assert dev_job["spec"]["ttlSecondsAfterFinished"] == job["spec"]["ttlSecondsAfterFinished"]
+
+
+# --- Prometheus Operator ---------------------------------------------------------------------
+
+
+def scrape_endpoints(docs: tuple[Doc, ...], labels: dict[str, str]) -> list[Doc]:
+    """Every PodMonitor endpoint that applies to pods with these labels."""
+    return [
+        endpoint
+        for monitor in of_kind(docs, "PodMonitor")
+        if selects(monitor["spec"]["selector"], labels)
+        for endpoint in monitor["spec"]["podMetricsEndpoints"]
+    ]
+
+
+def test_prod_pod_monitors_scrape_every_service_keeping_its_service_label() -> None:
+    docs = build("prod")
+    services = 0
+    for where, template in pod_templates(docs):
+        ports = {p.get("name") for c in template["spec"]["containers"] for p in c.get("ports", [])}
+        endpoints = scrape_endpoints(docs, template["metadata"]["labels"])
+        if "prometheus.io/scrape" not in template["metadata"].get("annotations", {}):
+            assert endpoints == [], where
+            continue
+        services += 1
+        assert endpoints == [{"port": "http", "path": "/metrics", "honorLabels": True}], where
+        assert "http" in ports, where
+    assert services == len(long_running_services())
+    assert of_kind(build("dev"), "PodMonitor") == []  # dev needs no Prometheus Operator
+
+
+def test_prod_pod_monitors_scrape_rabbitmq_like_compose() -> None:
+    docs = build("prod")
+    rabbitmq_pod = {"app.kubernetes.io/name": "rabbitmq", **RABBITMQ_POD_LABELS}
+    endpoints = scrape_endpoints(docs, rabbitmq_pod)
+    assert {endpoint["port"] for endpoint in endpoints} == {RABBITMQ_PROMETHEUS_PORT}
+    scraped = {(e["path"], tuple(e.get("params", {}).get("family", []))) for e in endpoints}
+    # The same paths and families as compose's Prometheus (dependencies/prometheus).
+    compose = yaml.safe_load((REPO / "dependencies" / "prometheus" / "prometheus.yml").read_text())
+    rabbitmq_jobs = [
+        job for job in compose["scrape_configs"] if job["job_name"].startswith("rabbitmq")
+    ]
+    expected = {
+        (job.get("metrics_path", "/metrics"), tuple(job.get("params", {}).get("family", [])))
+        for job in rabbitmq_jobs
+    }
+    assert ("/metrics/detailed", ("queue_coarse_metrics", "queue_consumer_count")) in expected
+    assert scraped == expected
+    # One target per PodMonitor and path: two endpoints in one PodMonitor would share every
+    # target label, and their `up` series would collide.
+    for monitor in of_kind(docs, "PodMonitor"):
+        ports = [e["port"] for e in monitor["spec"]["podMetricsEndpoints"]]
+        assert len(ports) == len(set(ports)), monitor["metadata"]["name"]

@@ -1,4 +1,9 @@
-"""The generated RabbitMQ definitions: committed files current, queues exact, permissions tight."""
+"""The generated RabbitMQ definitions: committed files current, queues exact, permissions tight.
+
+Compose loads dependencies/rabbitmq/definitions.json at boot; Kubernetes gets the same
+topology as Messaging Topology Operator resources (k8s/base/rabbitmq/topology.yaml) and the
+users from users.yaml.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ import yaml
 from iot_devstack.definitions import (
     COMPOSE_DEFINITIONS,
     FIX,
-    K8S_DEFINITIONS,
+    K8S_TOPOLOGY,
     K8S_USERS,
     local_dev_password,
     rendered,
@@ -68,9 +73,8 @@ def _specs() -> list[QueueSpec]:
     return specs + [dead for spec in specs if (dead := spec.dead_letter) is not None]
 
 
-@pytest.mark.parametrize("path", [COMPOSE_DEFINITIONS, K8S_DEFINITIONS])
-def test_every_routing_queue_is_defined_with_its_exact_arguments(path: Any) -> None:
-    document = _load(path)
+def test_every_routing_queue_is_defined_with_its_exact_arguments() -> None:
+    document = _load(COMPOSE_DEFINITIONS)
     queues = {queue["name"]: queue for queue in document["queues"]}
     assert set(queues) == {spec.name for spec in _specs()}
     bindings = {(b["source"], b["destination"], b["routing_key"]) for b in document["bindings"]}
@@ -85,11 +89,76 @@ def test_every_routing_queue_is_defined_with_its_exact_arguments(path: Any) -> N
     }
 
 
-def test_k8s_definitions_hold_no_users_and_the_same_topology() -> None:
-    compose, k8s = _load(COMPOSE_DEFINITIONS), _load(K8S_DEFINITIONS)
-    assert not {"users", "permissions", "topic_permissions"} & set(k8s)
-    for key in ("vhosts", "queues", "exchanges", "bindings", "policies"):
-        assert k8s[key] == compose[key], key
+def _topology_resources() -> dict[str, list[dict[str, Any]]]:
+    """kind -> the Topology Operator resources of topology.yaml."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for resource in yaml.safe_load_all((REPO / K8S_TOPOLOGY).read_text()):
+        assert resource["apiVersion"] == "rabbitmq.com/v1beta1"
+        assert resource["spec"]["rabbitmqClusterReference"] == {"name": "rabbitmq"}
+        assert "namespace" not in resource["metadata"]  # kustomize sets it per overlay
+        found.setdefault(resource["kind"], []).append(resource)
+    return found
+
+
+def test_k8s_topology_declares_every_routing_queue_exactly_as_the_services_do() -> None:
+    resources = _topology_resources()
+    assert set(resources) == {"Exchange", "Queue", "Binding", "Policy"}
+    queues = {q["spec"]["name"]: q["spec"] for q in resources["Queue"]}
+    assert set(queues) == {spec.name for spec in _specs()}
+    for spec in _specs():
+        queue = queues[spec.name]
+        # The operator and the services declare the same queue; RabbitMQ refuses whichever
+        # comes second if anything differs.
+        assert queue["arguments"] == spec.arguments, spec.name
+        assert queue["type"] == spec.queue_type == "quorum"
+        assert queue["durable"] is True
+        assert queue["autoDelete"] is False
+        assert queue["vhost"] == "/"
+    bindings = {
+        (b["spec"]["source"], b["spec"]["destination"], b["spec"]["routingKey"])
+        for b in resources["Binding"]
+    }
+    assert {b["spec"]["destinationType"] for b in resources["Binding"]} == {"queue"}
+    assert bindings == {
+        (spec.exchange.name, spec.name, key) for spec in _specs() for key in spec.bindings
+    }
+    exchanges = {e["spec"]["name"]: e["spec"] for e in resources["Exchange"]}
+    assert {name: (e["type"], e["durable"]) for name, e in exchanges.items()} == {
+        "iot": ("topic", True),
+        "iot.dead_letter": ("topic", True),
+    }
+
+
+def test_k8s_topology_is_the_compose_topology() -> None:
+    compose, resources = _load(COMPOSE_DEFINITIONS), _topology_resources()
+    policies = {
+        p["spec"]["name"]: {
+            "vhost": p["spec"]["vhost"],
+            "name": p["spec"]["name"],
+            "pattern": p["spec"]["pattern"],
+            "apply-to": p["spec"]["applyTo"],
+            "definition": p["spec"]["definition"],
+            "priority": p["spec"]["priority"],
+        }
+        for p in resources["Policy"]
+    }
+    assert policies == {p["name"]: p for p in compose["policies"]}
+    bindings = sorted(
+        (b["spec"]["vhost"], b["spec"]["source"], b["spec"]["destination"], b["spec"]["routingKey"])
+        for b in resources["Binding"]
+    )
+    assert bindings == sorted(
+        (b["vhost"], b["source"], b["destination"], b["routing_key"]) for b in compose["bindings"]
+    )
+    assert len(resources["Queue"]) == len(compose["queues"])
+
+
+def test_k8s_topology_resource_names_are_dns_labels_and_unique() -> None:
+    for kind, found in _topology_resources().items():
+        names = [r["metadata"]["name"] for r in found]
+        assert len(names) == len(set(names)), kind
+        for name in names:
+            assert len(name) <= 63 and re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", name), name
 
 
 def test_local_dev_password_hashes_are_rabbitmqs_sha256_of_the_documented_passwords() -> None:

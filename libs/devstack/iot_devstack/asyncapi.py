@@ -18,7 +18,6 @@ Run ``python -m iot_devstack.asyncapi --write``; ``--check`` exits 1 when the fi
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import pkgutil
 import re
@@ -33,7 +32,8 @@ from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescript
 from iot_routing import EXCHANGE
 from iot_routing.access import PARTIES, ROUTES, Name, Party, Queue, Route, all_queues, routes_into
 
-REPO = Path(__file__).resolve().parents[3]
+from iot_devstack.generated import REPO, generator_main, stale_paths, write_files
+
 ASYNCAPI = Path("docs/asyncapi.yaml")
 FIX = "python -m iot_devstack.asyncapi --write (make asyncapi)"
 AMQP_BINDING_VERSION = "0.3.0"
@@ -317,26 +317,18 @@ def rendered() -> str:
 
 
 def is_stale(root: Path = REPO) -> bool:
-    path = root / ASYNCAPI
-    return not path.exists() or path.read_text() != rendered()
+    return bool(stale_paths({ASYNCAPI: rendered()}, root))
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    mode = parser.add_mutually_exclusive_group(required=True)
-    mode.add_argument("--write", action="store_true", help="write docs/asyncapi.yaml")
-    mode.add_argument("--check", action="store_true", help="exit 1 if it is stale")
-    args = parser.parse_args(argv)
-    if args.check:
-        if is_stale():
-            print(f"{ASYNCAPI} is stale; run {FIX}", file=sys.stderr)
-            return 1
-        print(f"{ASYNCAPI} is up to date")
-        return 0
-    (REPO / ASYNCAPI).parent.mkdir(parents=True, exist_ok=True)
-    (REPO / ASYNCAPI).write_text(rendered())
-    print(f"wrote {ASYNCAPI}")
-    return 0
+    return generator_main(
+        argv,
+        description=__doc__.split("\n", 1)[0],
+        what=str(ASYNCAPI),
+        fix=FIX,
+        stale=lambda: stale_paths({ASYNCAPI: rendered()}),
+        write=lambda: write_files({ASYNCAPI: rendered()}),
+    )
 
 
 if __name__ == "__main__":

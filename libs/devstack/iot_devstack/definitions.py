@@ -7,7 +7,10 @@ Three files come out of ``iot_routing.access``, the table of who does what on th
   least-privilege permissions, plus ``admin`` and ``monitoring``. The password hashes are of
   LOCAL DEVELOPMENT passwords (``<user>-local-dev-only``) with a salt derived from the user name,
   so the file is reproducible; they must never protect anything but a developer's machine.
-- ``k8s/base/rabbitmq/definitions.json``: the same topology without users and permissions.
+- ``k8s/base/rabbitmq/topology.yaml``: the same topology as Messaging Topology Operator
+  resources (Exchange, Queue, Binding, Policy). Kubernetes does not load definitions at boot:
+  a node with definitions to load skips seeding its default user, which the Cluster Operator
+  and the Topology Operator log in with.
 - ``k8s/base/rabbitmq/users.yaml``: the Messaging Topology Operator's User, Permission and
   TopicPermission resources with the same expressions; credentials come from Secrets.
 
@@ -17,7 +20,6 @@ Run ``python -m iot_devstack.definitions --write`` after changing libs/routing, 
 
 from __future__ import annotations
 
-import argparse
 import base64
 import hashlib
 import json
@@ -41,15 +43,17 @@ from iot_routing.access import (
     union,
 )
 
-REPO = Path(__file__).resolve().parents[3]
+from iot_devstack.generated import REPO, generator_main, stale_paths, write_files
+
 COMPOSE_DEFINITIONS = Path("dependencies/rabbitmq/definitions.json")
-K8S_DEFINITIONS = Path("k8s/base/rabbitmq/definitions.json")
+K8S_TOPOLOGY = Path("k8s/base/rabbitmq/topology.yaml")
 K8S_USERS = Path("k8s/base/rabbitmq/users.yaml")
 VHOST = "/"
 HASHING = "rabbit_password_hashing_sha256"
 ADMIN = "admin"
 MONITORING = "monitoring"
 CLUSTER = "rabbitmq"  # the RabbitmqCluster resource's name (k8s)
+TOPOLOGY_API = "rabbitmq.com/v1beta1"
 FIX = "python -m iot_devstack.definitions --write (make definitions)"
 
 
@@ -239,13 +243,101 @@ def compose_definitions() -> dict[str, Any]:
     }
 
 
-def k8s_definitions() -> dict[str, Any]:
-    """The topology only: the Topology Operator manages users from Secrets (users.yaml)."""
-    return {"vhosts": [{"name": VHOST}], **_topology()}
-
-
 def _k8s_name(name: str) -> str:
     return name.replace(".", "-").replace("_", "-")
+
+
+def _resource(kind: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": TOPOLOGY_API,
+        "kind": kind,
+        "metadata": {"name": name},
+        "spec": {**spec, "rabbitmqClusterReference": {"name": CLUSTER}},
+    }
+
+
+def _binding_name(binding: dict[str, Any]) -> str:
+    # Named by content, so one binding always has one name: were a renamed resource applied
+    # next to the old one, deleting the old one would delete the binding both stand for.
+    identity = "\0".join(
+        [
+            binding["source"],
+            binding["destination"],
+            binding["destination_type"],
+            binding["routing_key"],
+        ]
+    )
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:8]
+    return f"{_k8s_name(binding['destination'])}-{digest}"
+
+
+def k8s_topology() -> list[dict[str, Any]]:
+    """Exchange, Queue, Binding and Policy resources: the topology of the compose definitions.
+
+    Built from the same table as the compose file, so the queues carry exactly the arguments
+    the services declare (the operator's declaration and theirs must agree, or RabbitMQ
+    refuses the later one). Users and permissions are in users.yaml.
+    """
+    topology = _topology()
+    resources = [
+        _resource(
+            "Exchange",
+            _k8s_name(exchange["name"]),
+            {
+                "name": exchange["name"],
+                "vhost": exchange["vhost"],
+                "type": exchange["type"],
+                "durable": exchange["durable"],
+                "autoDelete": exchange["auto_delete"],
+            },
+        )
+        for exchange in topology["exchanges"]
+    ]
+    resources += [
+        _resource(
+            "Queue",
+            _k8s_name(queue["name"]),
+            {
+                "name": queue["name"],
+                "vhost": queue["vhost"],
+                "type": queue["arguments"]["x-queue-type"],
+                "durable": queue["durable"],
+                "autoDelete": queue["auto_delete"],
+                "arguments": queue["arguments"],
+            },
+        )
+        for queue in topology["queues"]
+    ]
+    resources += [
+        _resource(
+            "Binding",
+            _binding_name(binding),
+            {
+                "vhost": binding["vhost"],
+                "source": binding["source"],
+                "destination": binding["destination"],
+                "destinationType": binding["destination_type"],
+                "routingKey": binding["routing_key"],
+            },
+        )
+        for binding in topology["bindings"]
+    ]
+    resources += [
+        _resource(
+            "Policy",
+            _k8s_name(policy["name"]),
+            {
+                "name": policy["name"],
+                "vhost": policy["vhost"],
+                "pattern": policy["pattern"],
+                "applyTo": policy["apply-to"],
+                "definition": policy["definition"],
+                "priority": policy["priority"],
+            },
+        )
+        for policy in topology["policies"]
+    ]
+    return resources
 
 
 def k8s_users() -> list[dict[str, Any]]:
@@ -308,49 +400,42 @@ def _json(document: dict[str, Any]) -> str:
     return json.dumps(document, indent=2) + "\n"
 
 
+def _yaml(resources: list[dict[str, Any]]) -> str:
+    return yaml.safe_dump_all(resources, sort_keys=False, explicit_start=True, width=1000)
+
+
 def rendered() -> dict[Path, str]:
     """Every generated file (path relative to the repository) and its content."""
-    header = (
+    generated = (
         "# Generated by `python -m iot_devstack.definitions --write` from libs/routing"
         " (iot_routing.access); do not edit.\n"
-        "# Each Secret rabbitmq-user-<name> holds `username` and `password`.\n"
     )
-    users = yaml.safe_dump_all(k8s_users(), sort_keys=False, explicit_start=True, width=1000)
+    users = generated + "# Each Secret rabbitmq-user-<name> holds `username` and `password`.\n"
+    topology = (
+        generated + "# The exchanges, fan-in queues (with their dead-letter queues), bindings and"
+        " policies;\n# per-sensor and per-device queues are declared at run time by the services.\n"
+    )
     return {
         COMPOSE_DEFINITIONS: _json(compose_definitions()),
-        K8S_DEFINITIONS: _json(k8s_definitions()),
-        K8S_USERS: header + users,
+        K8S_TOPOLOGY: topology + _yaml(k8s_topology()),
+        K8S_USERS: users + _yaml(k8s_users()),
     }
 
 
-def stale_files(root: Path = REPO) -> list[Path]:
+def stale_files(root: Path = REPO) -> list[str]:
     """The generated files that are missing or differ from what the code generates now."""
-    return [
-        path
-        for path, content in rendered().items()
-        if not (root / path).exists() or (root / path).read_text() != content
-    ]
+    return stale_paths(rendered(), root)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    mode = parser.add_mutually_exclusive_group(required=True)
-    mode.add_argument("--write", action="store_true", help="write the files")
-    mode.add_argument("--check", action="store_true", help="exit 1 if a file is stale")
-    args = parser.parse_args(argv)
-    if args.check:
-        stale = stale_files()
-        if stale:
-            names = ", ".join(str(path) for path in stale)
-            print(f"RabbitMQ definitions are stale ({names}); run {FIX}", file=sys.stderr)
-            return 1
-        print("RabbitMQ definitions are up to date")
-        return 0
-    for path, content in rendered().items():
-        (REPO / path).parent.mkdir(parents=True, exist_ok=True)
-        (REPO / path).write_text(content)
-        print(f"wrote {path}")
-    return 0
+    return generator_main(
+        argv,
+        description=__doc__.split("\n", 1)[0],
+        what="RabbitMQ definitions and k8s topology",
+        fix=FIX,
+        stale=stale_files,
+        write=lambda: write_files(rendered()),
+    )
 
 
 if __name__ == "__main__":

@@ -12,9 +12,10 @@ files.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
+
+from iot_devstack.generated import generator_main
 
 REPO = Path(__file__).resolve().parents[3]
 SOURCE = REPO / "dependencies" / "timescaledb"
@@ -109,26 +110,14 @@ def write(source: Path = SOURCE, target: Path = TARGET) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    mode = parser.add_mutually_exclusive_group(required=True)
-    mode.add_argument("--write", action="store_true", help="refresh k8s/base/files/")
-    mode.add_argument("--check", action="store_true", help="exit 1 when k8s/base/files/ drifts")
-    args = parser.parse_args(argv)
-    if args.check:
-        stale = drift()
-        if stale:
-            print(
-                "k8s/base/files/ differs from dependencies/timescaledb/: "
-                + ", ".join(stale)
-                + "; run `make k8s-files`",
-                file=sys.stderr,
-            )
-            return 1
-        print("k8s/base/files/ is up to date")
-        return 0
-    for name in write():
-        print(f"wrote k8s/base/files/{name}")
-    return 0
+    return generator_main(
+        argv,
+        description=__doc__.splitlines()[0],
+        what="k8s/base/files/",
+        fix="`make k8s-files` (the copies must equal dependencies/timescaledb/)",
+        stale=drift,
+        write=lambda: [f"k8s/base/files/{name}" for name in write()],
+    )
 
 
 if __name__ == "__main__":
