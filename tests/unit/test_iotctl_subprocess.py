@@ -14,11 +14,13 @@ import signal
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from iotctl import config
+from iotctl.client import _interrupt_after
 
 from tests.support import wait_until
 from tests.unit.test_iotctl_fake_gateway import (
@@ -69,6 +71,25 @@ def _iotctl(
         timeout=TIMEOUT,
         check=False,
     )
+
+
+# iotctl as a person at a terminal runs it: Ctrl-C raises KeyboardInterrupt. A shell starts a
+# background job (a CI runner's, say) with SIGINT ignored, Python keeps an ignored SIGINT
+# ignored, and the test's SIGINT would then never reach iotctl.
+_WITH_CTRL_C = (
+    "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "runpy.run_module('iotctl', run_name='__main__', alter_sys=True)"
+)
+
+
+@pytest.fixture
+def ctrl_c_interrupts() -> Iterator[None]:
+    """This process's SIGINT raises KeyboardInterrupt for the test, whatever it inherited."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _log_in(env: dict[str, str]) -> None:
@@ -261,7 +282,7 @@ def test_logs_follow_deduplicates_and_exits_0_on_sigint(
         {"logs": [line(2, 2, "two"), line(3, 3, "three")]},
     )
     process = subprocess.Popen(
-        [sys.executable, "-m", "iotctl", "logs", "s", "--follow"],
+        [sys.executable, "-c", _WITH_CTRL_C, "logs", "s", "--follow"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -278,7 +299,7 @@ def test_logs_follow_deduplicates_and_exits_0_on_sigint(
     finally:
         if process.poll() is None:
             process.kill()
-            process.wait()
+            process.communicate()  # also closes the pipes
 
     assert process.returncode == 0, stderr
     assert "Traceback" not in stderr
@@ -309,3 +330,25 @@ def test_version_from_python_m(env: dict[str, str]) -> None:
 
     assert done.returncode == 0
     assert done.stdout.startswith("iotctl ")
+
+
+@pytest.mark.usefixtures("ctrl_c_interrupts")
+def test_ctrl_c_during_a_request_is_raised_only_once_the_request_is_over() -> None:
+    finished = []
+    with pytest.raises(KeyboardInterrupt), _interrupt_after():
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)  # the handler runs here: it must not raise inside the request
+        finished.append(True)
+    assert finished == [True]
+    # The previous handler is back: a second Ctrl-C interrupts at once.
+    with pytest.raises(KeyboardInterrupt):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(1)
+
+
+@pytest.mark.usefixtures("ctrl_c_interrupts")
+def test_ctrl_c_wins_over_a_failed_request() -> None:
+    with pytest.raises(KeyboardInterrupt), _interrupt_after():
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)
+        raise ConnectionError("the request failed too")

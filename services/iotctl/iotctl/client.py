@@ -11,7 +11,10 @@ httpx is imported only when a client is made: importing it takes about half a se
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import signal
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -100,12 +103,13 @@ class ApiClient:
 
         query = {key: _query_value(value) for key, value in (params or {}).items()}
         try:
-            response = self._http.request(
-                method,
-                path,
-                params={key: value for key, value in query.items() if value is not None},
-                json=body,
-            )
+            with _interrupt_after():
+                response = self._http.request(
+                    method,
+                    path,
+                    params={key: value for key, value in query.items() if value is not None},
+                    json=body,
+                )
         except httpx.TimeoutException as error:
             raise UnavailableError(
                 f"the gateway at {self.base_url} did not answer within {self._timeout:g} s"
@@ -199,6 +203,31 @@ def _query_value(value: str | int | float | bool | None) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+@contextmanager
+def _interrupt_after() -> Iterator[None]:
+    """Hold a Ctrl-C that arrives during a request until the request is over, then raise it.
+
+    A KeyboardInterrupt raised inside httpx can land between a lock's acquire and release in
+    its connection pool; closing the client afterwards (every `--wait` and `--follow` does,
+    on Ctrl-C) then waits for that lock forever. The wait is bounded by the request timeout.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread receives signals
+        return
+    interrupted: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, _frame: interrupted.append(signum))
+    try:
+        yield
+    except BaseException:
+        if interrupted:  # Ctrl-C wins over how the request ended
+            raise KeyboardInterrupt from None
+        raise
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if interrupted:
+        raise KeyboardInterrupt
 
 
 def _reason(error: httpx.HTTPError) -> str:
