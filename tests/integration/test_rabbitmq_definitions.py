@@ -22,7 +22,7 @@ import httpx
 import pytest
 from iot.v1.join_pb2 import JoinRequest
 from iot_devstack.definitions import ADMIN, COMPOSE_DEFINITIONS, local_dev_password
-from iot_messaging import publish_confirmed
+from iot_messaging import declare_queue, publish_confirmed
 from iot_routing import LOGS, join_requests_key
 from iot_routing.access import DEVICE_INBOX, SENSOR_COMMANDS_QUEUE
 
@@ -118,6 +118,8 @@ def _refused(url: str, action: str) -> None:
             channel = await connection.channel(publisher_confirms=True)
             if action == "consume":
                 await channel.basic_consume(LOGS.name, lambda message: asyncio.sleep(0))
+            elif action == "declare":
+                await declare_queue(channel, LOGS)
             else:
                 message = JoinRequest(request_id="x", project="p1")
                 await publish_confirmed(channel, join_requests_key("p1"), message, timeout=5)
@@ -133,6 +135,10 @@ def test_a_service_is_refused_what_belongs_to_another(node: DeviceBroker) -> Non
     _refused(_url(node, "measurements-ingester"), "consume")
     # The simulator may publish on iot, but only its sensor keys (topic permission).
     _refused(_url(node, "sensor-simulator"), "publish-join-request")
+    # A sensor is the untrusted edge: it may not take every sensor's logs, nor declare (which
+    # would also let it delete) the consumers' queues; the definitions create them.
+    _refused(_url(node, "sensor-simulator"), "consume")
+    _refused(_url(node, "sensor-simulator"), "declare")
 
 
 def _policy(node: DeviceBroker, queue: str) -> str:
@@ -177,6 +183,8 @@ def test_services_run_as_their_own_users(
             IOT_SENSOR_SERIAL=SERIAL,
             IOT_SAMPLE_FREQUENCY_HZ="50",
             IOT_HEARTBEAT_SECONDS="0.5",
+            # As in compose and Kubernetes: its user may declare only its own command queue.
+            IOT_DECLARE_TOPOLOGY="false",
         )
         sensor = "SELECT id FROM sensors WHERE serial_number = %s"
         for what, sql in (

@@ -314,6 +314,12 @@ def test_the_simulator_runs_several_replicas_with_host_names_of_their_own() -> N
     assert "IOT_SENSOR_SERIAL" not in simulator.get("environment", {})
 
 
+def test_the_simulator_leaves_the_consumers_queues_to_the_definitions() -> None:
+    # Its RabbitMQ user may not declare them (definitions.json creates them at boot).
+    environment = services()["sensor-simulator"]["environment"]
+    assert environment["IOT_DECLARE_TOPOLOGY"] == "false"
+
+
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_every_mounted_host_path_exists_and_named_volumes_are_declared(variant: str) -> None:
     document = VARIANTS[variant]()

@@ -337,6 +337,16 @@ def test_simulator_serials_come_from_stable_host_names() -> None:
     assert "IOT_SENSOR_SERIAL" not in {e["name"] for e in container.get("env", [])}
 
 
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_simulator_leaves_the_consumers_queues_to_the_topology_operator(overlay: str) -> None:
+    # Its RabbitMQ user may not declare them (rabbitmq/topology.yaml creates them).
+    (container,) = find(build(overlay), "StatefulSet", "sensor-simulator")["spec"]["template"][
+        "spec"
+    ]["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["IOT_DECLARE_TOPOLOGY"] == "false"
+
+
 def hpa_targets(docs: tuple[Doc, ...]) -> dict[str, Doc]:
     """Deployment name -> the HorizontalPodAutoscaler that scales it."""
     return {

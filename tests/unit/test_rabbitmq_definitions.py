@@ -233,6 +233,24 @@ def test_examples_of_separation() -> None:
     assert not _matches(ingester["read"], "x.sensor.all.measurements.db_writer")
 
 
+def test_a_sensor_may_touch_no_queue_but_its_own_command_queue() -> None:
+    # Sensors are the untrusted edge: configure would let one delete the ingesters' queues,
+    # read would let it take every sensor's logs. The definitions create those queues.
+    document = _load(COMPOSE_DEFINITIONS)
+    simulator = _granted(document, "sensor-simulator")
+    for spec in _specs():
+        for kind in ("configure", "write", "read"):
+            assert not _matches(simulator[kind], spec.name), (kind, spec.name)
+    for kind in ("configure", "write", "read"):
+        assert _matches(simulator[kind], "sensor.SN-1.commands"), kind
+        assert not _matches(simulator[kind], "sensor.SN-1.commands.x"), kind
+    _, dead_letter_bindings = _topics(document, "sensor-simulator", "iot.dead_letter")
+    assert dead_letter_bindings == "^$"
+    # Configure on an exchange includes deleting it (and with it every binding).
+    assert not _matches(simulator["configure"], "iot")
+    assert not _matches(simulator["configure"], "iot.dead_letter")
+
+
 def _topics(document: dict[str, Any], user: str, exchange: str) -> tuple[str, str]:
     (entry,) = [
         t for t in document["topic_permissions"] if t["user"] == user and t["exchange"] == exchange

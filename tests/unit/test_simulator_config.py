@@ -20,6 +20,7 @@ _OURS = (
     "IOT_FIRMWARE_VERSION",
     "IOT_HTTP_PORT",
     "IOT_HEARTBEAT_SECONDS",
+    "IOT_DECLARE_TOPOLOGY",
 )
 
 
@@ -49,6 +50,7 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.http_port == 9104
     assert settings.heartbeat_seconds == 5.0
     assert settings.firmware_version
+    assert settings.declare_topology is True  # local development and the tests
 
 
 def test_unusable_host_names_still_give_a_valid_stable_serial(
@@ -70,6 +72,7 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
         "IOT_HTTP_PORT": "0",
         "IOT_FIRMWARE_VERSION": "sim-9",
         "IOT_HEARTBEAT_SECONDS": "0.25",
+        "IOT_DECLARE_TOPOLOGY": "false",
     }.items():
         monkeypatch.setenv(name, value)
     settings = SimulatorSettings()
@@ -79,6 +82,7 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (settings.max_backlog_seconds, settings.http_port) == (5.0, 0)
     assert settings.firmware_version == "sim-9"
     assert settings.heartbeat_seconds == 0.25
+    assert settings.declare_topology is False
 
 
 @pytest.mark.parametrize(
@@ -97,6 +101,7 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
         ("IOT_HEARTBEAT_SECONDS", "inf"),
         ("IOT_SENSOR_SERIAL", "sensor.1"),
         ("IOT_SENSOR_SERIAL", "all"),
+        ("IOT_DECLARE_TOPOLOGY", "maybe"),
     ],
 )
 def test_a_bad_value_is_reported_on_one_line_naming_the_variable(

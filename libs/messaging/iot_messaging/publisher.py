@@ -84,10 +84,12 @@ class Publisher:
         log: Any,
         declare: tuple[QueueSpec, ...] = (),
         max_delay: float = 10.0,
+        declare_exchanges: bool = True,
     ) -> None:
         self._url = url
         self._log = log
         self._declare = declare
+        self._declare_exchanges = declare_exchanges
         self._max_delay = max_delay
         self._connection: AbstractConnection | None = None
         self._channel: AbstractChannel | None = None
@@ -110,7 +112,7 @@ class Publisher:
             self._connection = connection
             try:
                 channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-                await declare_topology(channel, *self._declare)
+                await declare_topology(channel, *self._declare, exchanges=self._declare_exchanges)
             except BROKER_ERRORS as exc:
                 await self._close_connection()
                 raise PublishError(f"cannot open a publishing channel: {exc!r}") from exc
@@ -131,7 +133,7 @@ class Publisher:
         if queue.name in self._declared:
             return
         try:
-            await declare_topology(channel, queue)
+            await declare_topology(channel, queue, exchanges=self._declare_exchanges)
         except BROKER_ERRORS as exc:
             await self._reset(channel)
             raise PublishError(f"cannot declare {queue.name}: {exc!r}") from exc

@@ -22,9 +22,16 @@ async def declare_queue(channel: AbstractChannel, queue: QueueSpec) -> None:
         await channel.queue_bind(queue.name, queue.exchange.name, routing_key=key)
 
 
-async def declare_topology(channel: AbstractChannel, *queues: QueueSpec) -> None:
-    """Declare both exchanges and the given queues; safe to repeat (declarations are idempotent)."""
-    await _declare_exchange(channel, EXCHANGE)
-    await _declare_exchange(channel, DEAD_LETTER_EXCHANGE)
+async def declare_topology(
+    channel: AbstractChannel, *queues: QueueSpec, exchanges: bool = True
+) -> None:
+    """Declare both exchanges and the given queues; safe to repeat (declarations are idempotent).
+
+    exchanges=False leaves the exchanges to the broker's definitions, for a user that may not
+    configure them (a sensor: configure on an exchange includes deleting it).
+    """
+    if exchanges:
+        await _declare_exchange(channel, EXCHANGE)
+        await _declare_exchange(channel, DEAD_LETTER_EXCHANGE)
     for queue in queues:
         await declare_queue(channel, queue)

@@ -270,7 +270,7 @@ class Party:
     """One kind of broker client and everything it does there.
 
     `declares` are the queues it declares (each with its dead-letter queue, as
-    iot_messaging.declare_queue does); every party that declares anything also declares both
+    iot_messaging.declare_queue does); `exchanges` says whether it also declares both
     exchanges (iot_messaging.declare_topology). `internal_user` is False for devices, which log
     in through the api-gateway's HTTP auth backend and get no RabbitMQ user.
     """
@@ -282,6 +282,7 @@ class Party:
     deletes: tuple[Queue, ...] = ()
     publishes: tuple[Route, ...] = ()
     internal_user: bool = True
+    exchanges: bool = True
 
     @property
     def declared_queues(self) -> tuple[Queue, ...]:
@@ -290,22 +291,19 @@ class Party:
 
     @property
     def declares_exchanges(self) -> bool:
-        return bool(self.declares) or self.internal_user
+        return self.exchanges and (bool(self.declares) or self.internal_user)
 
 
 SENSOR_SIMULATOR = Party(
     "sensor-simulator",
     "One simulated sensor: streams measurements, logs, registrations and heartbeats, takes"
-    " commands from its own queue and acknowledges them. Declares the consumers' queues so that"
-    " nothing it publishes is unroutable before they start.",
-    declares=(
-        MEASUREMENTS_QUEUE,
-        REGISTRY_QUEUE,
-        LOGS_QUEUE,
-        COMMAND_ACKS_QUEUE,
-        HEARTBEATS_QUEUE,
-        SENSOR_COMMANDS_QUEUE,
-    ),
+    " commands from its own queue and acknowledges them. Declares only its own command queue:"
+    " the broker's definitions create the exchanges and the consumers' queues, which a sensor"
+    " (the untrusted edge) may neither configure nor read. (Against a bare broker in local"
+    " development, as guest, it declares them too: IOT_DECLARE_TOPOLOGY.)",
+    declares=(SENSOR_COMMANDS_QUEUE,),
+    # Configure on an exchange includes deleting it: a sensor must never have it.
+    exchanges=False,
     consumes=(SENSOR_COMMANDS_QUEUE,),
     publishes=(
         MEASUREMENTS,

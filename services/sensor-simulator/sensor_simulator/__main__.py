@@ -29,6 +29,9 @@ from sensor_simulator.config import SimulatorSettings
 from sensor_simulator.heartbeat_sender import HeartbeatSender
 from sensor_simulator.metrics import SimulatorMetrics
 
+# The fan-in queues of everything the simulator publishes.
+CONSUMER_QUEUES = (MEASUREMENTS_DB_WRITER, REGISTRY_CREATED, LOGS, COMMAND_ACKS, HEARTBEATS)
+
 EXIT_OK = 0
 EXIT_FAILED = 1
 
@@ -54,16 +57,25 @@ def main() -> int:
     server.start()
     log.info("health server listening", host=settings.http_host, http_port=server.port)
 
-    # Declaring the consumers' queues here means nothing is lost if they have not started yet.
+    # Declaring the exchanges and the consumers' queues here means nothing is lost if they have
+    # not started yet (a bare broker: make up, the tests). Where the broker's definitions create
+    # them, the sensor's user has no right to, and the simulator declares only its own command
+    # queue.
     publisher = Publisher(
         settings.amqp_url,
         log,
-        declare=(MEASUREMENTS_DB_WRITER, REGISTRY_CREATED, LOGS, COMMAND_ACKS, HEARTBEATS),
+        declare=CONSUMER_QUEUES if settings.declare_topology else (),
         max_delay=settings.reconnect_max_seconds,
+        declare_exchanges=settings.declare_topology,
     )
     simulator = Simulator(settings, publisher, log, health, metrics)
     commands = CommandConsumer(
-        settings.amqp_url, simulator, publisher, log, settings.reconnect_max_seconds
+        settings.amqp_url,
+        simulator,
+        publisher,
+        log,
+        settings.reconnect_max_seconds,
+        declare_exchanges=settings.declare_topology,
     )
     heartbeats = HeartbeatSender(simulator, publisher, log, metrics, settings.heartbeat_seconds)
 

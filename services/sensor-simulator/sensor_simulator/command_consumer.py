@@ -38,8 +38,11 @@ class CommandConsumer:
         publisher: MessagePublisher,
         log: Any,
         max_delay: float = 10.0,
+        *,
+        declare_exchanges: bool = True,
     ) -> None:
         self._url = url
+        self._declare_exchanges = declare_exchanges
         self._simulator = simulator
         self._publisher = publisher
         self._log = log
@@ -66,7 +69,7 @@ class CommandConsumer:
         queue = commands_queue(sensor.serial)
         try:
             channel = await connection.channel(publisher_confirms=False)
-            await declare_topology(channel, queue)
+            await declare_topology(channel, queue, exchanges=self._declare_exchanges)
             await channel.basic_qos(prefetch_count=1)
             await channel.basic_consume(queue.name, self._on_message)
             self._log.info("taking commands", queue=queue.name)

@@ -46,6 +46,13 @@ class SimulatorSettings(ServiceSettings):
         description="a heartbeat every this many seconds, awake or asleep",
     )
     http_port: int = Field(DEFAULT_HTTP_PORT, ge=0, le=65535, description="0 picks a free port")
+    # Off in deployments: there the broker's definitions create the exchanges and the
+    # consumers' queues, and the sensor's RabbitMQ user (the untrusted edge) may not configure
+    # (which includes delete) or read them.
+    declare_topology: bool = Field(
+        True,
+        description="declare the exchanges and the consumers' queues (local development, tests)",
+    )
 
     @field_validator("sensor_serial")
     @classmethod
