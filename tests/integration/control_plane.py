@@ -11,7 +11,7 @@ import psycopg
 from iot_routing import QueueSpec
 from psycopg.rows import dict_row
 
-from tests.integration.pipeline import execute, http_get, query
+from tests.integration.pipeline import execute, query
 
 US = 1_000_000
 
@@ -115,14 +115,3 @@ def dead_letter_of(queue: QueueSpec) -> str:
     dead_letter = queue.dead_letter
     assert dead_letter is not None, queue.name
     return dead_letter.name
-
-
-def queue_metric(port: int, name: str, queue: str) -> float:
-    """Sum of a metric's samples whose `queue` label is queue, from a service's /metrics."""
-    _, text = http_get(port, "/metrics")
-    label = f'queue="{queue}"'
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith(name + "{") and label in line.split("}", 1)[0]:
-            total += float(line.rsplit(" ", 1)[1])
-    return total

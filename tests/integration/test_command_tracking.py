@@ -27,7 +27,6 @@ from tests.integration.control_plane import (
     command,
     dead_letter_of,
     now_us,
-    queue_metric,
     sensor,
 )
 from tests.integration.db_fixtures import TestDatabase
@@ -60,7 +59,7 @@ class Registry:
         """Wait until every ack published so far was stored (or dead-lettered)."""
 
         async def taken() -> bool:
-            done = queue_metric(self.port, PROCESSED, COMMAND_ACKS.name)
+            done = metric(self.port, PROCESSED, queue=COMMAND_ACKS.name)
             dead = await self.broker.depth(DEAD_LETTER)
             return done + dead >= self.published
 

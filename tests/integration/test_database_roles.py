@@ -25,11 +25,11 @@ import pytest
 from iot_storage.urls import database_url
 from psycopg import errors, sql
 
-from tests.integration.db_fixtures import admin_url, drop_database
+from tests.integration.db_fixtures import TestDatabase, admin_url, database_urls, drop_database
+from tests.support import REPO
 
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parents[2]
 TIMESCALEDB = REPO / "dependencies" / "timescaledb"
 INIT_SCRIPT = TIMESCALEDB / "initdb" / "10-iot-roles.sh"
 POSTGRESQL_CONF = TIMESCALEDB / "postgresql.conf"
@@ -62,22 +62,28 @@ def run_init_script(database: str, **overrides: str) -> subprocess.CompletedProc
     )
 
 
-def role_url(database: str, role: str) -> str:
-    return database_url(admin_url(), database, role)
+def with_password(url: str, password: str) -> str:
+    """url (a role's URL, which database_url makes without password) with the role's password."""
+    parts = urlsplit(url)
+    return parts._replace(
+        netloc=f"{parts.username}:{password}@{parts.hostname}:{parts.port or 5432}"
+    ).geturl()
+
+
+def env_without_iot() -> dict[str, str]:
+    """This process's environment without any IOT_* variable, for running `iot-db`."""
+    return {key: value for key, value in os.environ.items() if not key.startswith("IOT_")}
 
 
 def wait_for_schema(database: str, timeout: float) -> subprocess.CompletedProcess[str]:
     """`iot-db wait-for-schema` as iot_readonly, the way the services' init containers run it."""
-    url = urlsplit(role_url(database, "iot_readonly"))
-    readonly = url._replace(
-        netloc=f"iot_readonly:{PASSWORDS['IOT_DB_READONLY_PASSWORD']}@{url.hostname}:"
-        f"{url.port or 5432}"
-    ).geturl()
-    env = {key: value for key, value in os.environ.items() if not key.startswith("IOT_")}
+    readonly = with_password(
+        database_urls(database).readonly_url, PASSWORDS["IOT_DB_READONLY_PASSWORD"]
+    )
     return subprocess.run(
         [str(IOT_DB), "wait-for-schema", "--timeout", str(timeout)],
         check=False,
-        env=env | {"IOT_SCHEMA_DATABASE_URL": readonly},
+        env=env_without_iot() | {"IOT_SCHEMA_DATABASE_URL": readonly},
         capture_output=True,
         text=True,
         timeout=timeout + 30,
@@ -97,13 +103,10 @@ def initialised() -> Iterator[str]:
         assert early.returncode == 1, early.stdout + early.stderr
         assert "waiting for 0001_roles" in early.stderr
         assert "gave up after 0 s" in early.stderr
-        owner = urlsplit(role_url(name, "iot_owner"))
-        migrate_url = owner._replace(
-            netloc=f"iot_owner:{PASSWORDS['IOT_DB_OWNER_PASSWORD']}@{owner.hostname}:"
-            f"{owner.port or 5432}"
-        ).geturl()
-        env = {key: value for key, value in os.environ.items() if not key.startswith("IOT_")}
-        env |= PASSWORDS | {"IOT_MIGRATE_DATABASE_URL": migrate_url}
+        migrate_url = with_password(
+            database_url(admin_url(), name, "iot_owner"), PASSWORDS["IOT_DB_OWNER_PASSWORD"]
+        )
+        env = env_without_iot() | PASSWORDS | {"IOT_MIGRATE_DATABASE_URL": migrate_url}
         migrated = subprocess.run(
             [str(IOT_DB), "migrate"],
             check=False,
@@ -119,21 +122,18 @@ def initialised() -> Iterator[str]:
         drop_database(name)
 
 
-def test_init_script_refuses_to_run_without_every_password() -> None:
-    name = f"iot_roles_{secrets.token_hex(5)}"
-    try:
-        result = run_init_script(name, IOT_DB_MONITOR_PASSWORD="")
-        assert result.returncode != 0
-        assert "IOT_DB_MONITOR_PASSWORD" in result.stderr
-        with psycopg.connect(admin_url(), autocommit=True) as conn:
-            row = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
-        assert row is None, "the script created the database before checking its environment"
-    finally:
-        drop_database(name)
+def test_init_script_refuses_to_run_without_every_password(new_database: TestDatabase) -> None:
+    name = new_database.name
+    result = run_init_script(name, IOT_DB_MONITOR_PASSWORD="")
+    assert result.returncode != 0
+    assert "IOT_DB_MONITOR_PASSWORD" in result.stderr
+    with psycopg.connect(admin_url(), autocommit=True) as conn:
+        row = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+    assert row is None, "the script created the database before checking its environment"
 
 
 def test_the_owner_owns_the_database_and_the_migrated_schema(initialised: str) -> None:
-    with psycopg.connect(role_url(initialised, "postgres"), autocommit=True) as conn:
+    with psycopg.connect(database_urls(initialised).admin_url, autocommit=True) as conn:
         owner = conn.execute(
             "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database()"
         ).fetchone()
@@ -150,7 +150,7 @@ def test_the_owner_owns_the_database_and_the_migrated_schema(initialised: str) -
 
 
 def test_readonly_reads_measurements_but_cannot_write(initialised: str) -> None:
-    with psycopg.connect(role_url(initialised, "iot_readonly")) as conn:
+    with psycopg.connect(database_urls(initialised).readonly_url) as conn:
         assert conn.execute("SELECT count(*) FROM measurements").fetchone() == (0,)
         with pytest.raises(errors.InsufficientPrivilege):
             conn.execute("INSERT INTO measurements (time, sensor_id, value) VALUES (now(), 1, 1.0)")
@@ -158,13 +158,13 @@ def test_readonly_reads_measurements_but_cannot_write(initialised: str) -> None:
 
 def test_app_inserts_measurements(initialised: str) -> None:
     sample_time = datetime.now(UTC)
-    with psycopg.connect(role_url(initialised, "iot_app")) as conn:
+    with psycopg.connect(database_urls(initialised).app_url) as conn:
         conn.execute(
             "INSERT INTO measurements (time, sensor_id, value) VALUES (%s, 7, 2.5)",
             (sample_time,),
         )
         conn.commit()
-    with psycopg.connect(role_url(initialised, "iot_readonly")) as conn:
+    with psycopg.connect(database_urls(initialised).readonly_url) as conn:
         rows = conn.execute(
             "SELECT sensor_id, value FROM measurements WHERE time = %s", (sample_time,)
         ).fetchall()
@@ -178,8 +178,8 @@ def test_a_role_without_grants_can_neither_connect_nor_create_in_public(initiali
     try:
         # REVOKE CONNECT ... FROM PUBLIC: a role nobody granted CONNECT is turned away.
         with pytest.raises(psycopg.OperationalError, match="permission denied"):
-            psycopg.connect(role_url(initialised, stranger)).close()
-        with psycopg.connect(role_url(initialised, "postgres")) as conn:
+            psycopg.connect(database_url(admin_url(), initialised, stranger)).close()
+        with psycopg.connect(database_urls(initialised).admin_url) as conn:
             conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(stranger)))
             with pytest.raises(errors.InsufficientPrivilege):
                 conn.execute("CREATE TABLE public.intruder (id integer)")
@@ -190,15 +190,15 @@ def test_a_role_without_grants_can_neither_connect_nor_create_in_public(initiali
 
 def test_monitor_sees_other_sessions_queries(initialised: str) -> None:
     marker = f"monitor-marker-{secrets.token_hex(4)}"
-    with psycopg.connect(role_url(initialised, "iot_app"), autocommit=True) as busy:
+    with psycopg.connect(database_urls(initialised).app_url, autocommit=True) as busy:
         busy.execute(sql.SQL("SELECT {}").format(sql.Literal(marker)))
         pid = busy.info.backend_pid
-        with psycopg.connect(role_url(initialised, "iot_monitor")) as monitor:
+        with psycopg.connect(database_url(admin_url(), initialised, "iot_monitor")) as monitor:
             monitored = monitor.execute(
                 "SELECT query FROM pg_stat_activity WHERE pid = %s", (pid,)
             ).fetchone()
         # The negative control: iot_readonly is no member of pg_monitor.
-        with psycopg.connect(role_url(initialised, "iot_readonly")) as other:
+        with psycopg.connect(database_urls(initialised).readonly_url) as other:
             hidden = other.execute(
                 "SELECT query FROM pg_stat_activity WHERE pid = %s", (pid,)
             ).fetchone()

@@ -48,6 +48,10 @@ POSTGRES_TYPE = "grafana-postgresql-datasource"
 PROMETHEUS_TYPE = "prometheus"
 
 SENSORS = {"dash-a": 1.5, "dash-b": 2.5}  # serial -> the constant value all its samples have
+HEARTBEAT_SENSOR = "dash-a"  # the one sensor that sent a heartbeat (just now): online
+# Each sensor's samples, one a second: a recent run (a stored batch) and an old one.
+RECENT_START, RECENT_SAMPLES = timedelta(minutes=4), 120
+OLD_START, OLD_SAMPLES = timedelta(hours=5), 60
 LOG_LINES = [("info", "System powering on"), ("warning", "Battery low"), ("error", "Sensor fault")]
 
 
@@ -206,15 +210,15 @@ def dashboard_data(database: TestDatabase) -> datetime:
     with psycopg.connect(database.admin_url, autocommit=True) as conn:
         now: datetime = conn.execute("SELECT now()").fetchone()[0]  # type: ignore[index]
         for serial, value in SENSORS.items():
-            heartbeat = now if serial == "dash-a" else None
+            heartbeat = now if serial == HEARTBEAT_SENSOR else None
             (sensor_id,) = conn.execute(
                 "INSERT INTO sensors (serial_number, sample_frequency_hz, last_heartbeat_at,"
                 " heartbeat_interval_s) VALUES (%s, 1, %s, 5) RETURNING id",
                 (serial, heartbeat),
             ).fetchone()  # type: ignore[misc]
             for first, seconds in (
-                (now - timedelta(minutes=4), 120),
-                (now - timedelta(hours=5), 60),
+                (now - RECENT_START, RECENT_SAMPLES),
+                (now - OLD_START, OLD_SAMPLES),
             ):
                 conn.execute(
                     "INSERT INTO measurements (time, sensor_id, value)"
@@ -223,8 +227,8 @@ def dashboard_data(database: TestDatabase) -> datetime:
                 )
             conn.execute(
                 "INSERT INTO measurement_batches (sensor_id, sequence, first_sample_time,"
-                " sample_count, sample_rate_hz, received_at) VALUES (%s, 1, %s, 120, 1, %s)",
-                (sensor_id, now - timedelta(minutes=4), now - timedelta(minutes=2)),
+                " sample_count, sample_rate_hz, received_at) VALUES (%s, 1, %s, %s, 1, %s)",
+                (sensor_id, now - RECENT_START, RECENT_SAMPLES, now - timedelta(minutes=2)),
             )
             for sequence, (level, message) in enumerate(LOG_LINES):
                 conn.execute(
@@ -270,21 +274,24 @@ def test_every_sql_query_runs_as_the_read_only_role_short_range(
     raw, aggregate = results["sensors/Signal/A"], results["sensors/Signal/B"]
     assert aggregate == []
     assert signal(raw) == {serial: {value} for serial, value in SENSORS.items()}
-    # One-second buckets of the 120 recent samples of each sensor, none of the old ones.
-    assert len(raw) == 2 * 120
+    # One-second buckets of the recent samples of each sensor, none of the old ones.
+    assert len(raw) == len(SENSORS) * RECENT_SAMPLES
     assert min(row[0] for row in raw) >= now - timedelta(minutes=15)
     assert sorted(results["sensors/$serial/var"]) == [(serial,) for serial in sorted(SENSORS)]
     latest = {row[0]: row[2] for row in results["sensors/Latest value/A"]}
     assert latest == SENSORS
     states = {row[0]: row[1] for row in results["sensors/Presence/A"]}
-    assert states == {"dash-a": "online", "dash-b": "offline"}
+    assert states == {
+        serial: "online" if serial == HEARTBEAT_SENSOR else "offline" for serial in SENSORS
+    }
     assert results["sensors/Sensors by presence/A"] == [(1, 0, 1)]
     logs = results["sensors/Recent logs/A"]
     assert sorted((row[1], row[2], row[3]) for row in logs) == sorted(
         (serial, level, message) for serial in SENSORS for level, message in LOG_LINES
     )
     insert_rate = results["database/Insert rate/A"]
-    assert sum(row[1] for row in insert_rate) == 2 * 120  # per-minute buckets: one each
+    # Per-minute buckets: one each.
+    assert sum(row[1] for row in insert_rate) == len(SENSORS) * RECENT_SAMPLES
 
 
 def test_every_sql_query_runs_as_the_read_only_role_long_range(
@@ -297,7 +304,7 @@ def test_every_sql_query_runs_as_the_read_only_role_long_range(
     assert raw == []
     assert signal(aggregate) == {serial: {value} for serial, value in SENSORS.items()}
     times = sorted(row[0] for row in aggregate)
-    assert times[0] <= now - timedelta(hours=5)  # the old samples are in the long range
+    assert times[0] <= now - OLD_START  # the old samples are in the long range
     assert times[-1] >= now - timedelta(minutes=6)
     # Storage: both time-series tables appear, chunked (or partitioned) and sized.
     chunks = {row[0]: row[1] for row in results["database/Chunks per table/A"]}
@@ -381,12 +388,6 @@ LIVEKIT = {
 }
 
 
-@pytest.fixture(scope="session")
-def rabbitmq_prometheus_port(device_broker: DeviceBroker) -> int:
-    """The device node's rabbitmq_prometheus port (the node starts with the plugin)."""
-    return device_broker.prometheus_port
-
-
 def rabbitmq_exposition(port: int) -> str:
     """The plugin's aggregated, per-object and detailed (per-queue) endpoints, concatenated.
 
@@ -406,7 +407,6 @@ async def test_every_promql_metric_is_exported(
     gateway: Gateway,
     device_broker: DeviceBroker,
     device_vhost: str,
-    rabbitmq_prometheus_port: int,
 ) -> None:
     for script in ("sensor-registry", "measurements-ingester", "logs-ingester"):
         services.start(script)
@@ -430,7 +430,8 @@ async def test_every_promql_metric_is_exported(
         assert status == 200, script
         exported |= exported_names(text)
     rabbitmq = wait_until(
-        lambda: exported_names(rabbitmq_exposition(rabbitmq_prometheus_port)),
+        # The device node starts with the rabbitmq_prometheus plugin.
+        lambda: exported_names(rabbitmq_exposition(device_broker.prometheus_port)),
         30,
         "RabbitMQ's metrics",
     )

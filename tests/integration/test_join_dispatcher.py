@@ -43,7 +43,7 @@ from livekit.api import TokenVerifier
 from psycopg.rows import dict_row
 
 from tests.integration.amqp_fixtures import vhost_of
-from tests.integration.control_plane import dead_letter_of, queue_metric
+from tests.integration.control_plane import dead_letter_of
 from tests.integration.db_fixtures import TestDatabase
 from tests.integration.pipeline import (
     Broker,
@@ -274,7 +274,7 @@ class Fleet:
         dead_letter = dead_letter_of(next(q for q in DISPATCHER_QUEUES if q.name == queue))
 
         async def taken() -> bool:
-            done = queue_metric(port, PROCESSED, queue)
+            done = metric(port, PROCESSED, queue=queue)
             return done + await self.broker.depth(dead_letter) >= self.published.get(queue, 0)
 
         await eventually(taken, 30, f"every message published to {queue} to be taken")
@@ -432,7 +432,7 @@ async def test_acks_move_deliveries_forward_and_mark_devices_seen(
             await fleet.answer(message, message.device_id)
         await fleet.all_taken(port, JOIN_ACKS.name)
         acks = {
-            status: metric_with(port, PREFIX + "join_acks_total", f'status="{status}"')
+            status: metric(port, PREFIX + "join_acks_total", status=status)
             for status in ("received", "joined", "failed")
         }
     assert (first[joined]["status"], first[joined]["reason"]) == ("joined", None)
@@ -444,16 +444,6 @@ async def test_acks_move_deliveries_forward_and_mark_devices_seen(
     assert deliveries(db, request_id) == first
     assert all(last_seen(db, device) is not None for device in (joined, failed, silent))
     assert acks == {"received": 5, "joined": 2, "failed": 2}
-
-
-def metric_with(port: int, name: str, label: str) -> float:
-    """Sum of a metric's samples whose labels contain `label` (such as status="joined")."""
-    _, text = http_get(port, "/metrics")
-    return sum(
-        float(line.rsplit(" ", 1)[1])
-        for line in text.splitlines()
-        if line.startswith(name + "{") and label in line.split("}", 1)[0]
-    )
 
 
 async def test_answers_not_from_the_device_they_name_are_dead_lettered(
@@ -535,7 +525,7 @@ async def test_a_request_arriving_after_its_deadline_is_closed_and_nothing_sent(
         closed = await wait_status(db, request_id, "closed")
         await fleet.all_taken(port, JOIN_REQUESTS.name)
         sent = [message for device in devices for message in await fleet.joins(device)]
-        late = metric_with(port, PREFIX + "join_requests_closed_total", 'by="late"')
+        late = metric(port, PREFIX + "join_requests_closed_total", by="late")
     rows = deliveries(db, request_id)
     assert sorted(rows) == sorted(devices)
     assert {(row["status"], row["reason"]) for row in rows.values()} == {

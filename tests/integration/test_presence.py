@@ -21,7 +21,6 @@ from tests.integration.control_plane import (
     command,
     dead_letter_of,
     now_us,
-    queue_metric,
     sensor,
 )
 from tests.integration.db_fixtures import TestDatabase
@@ -52,7 +51,7 @@ class Presence:
         """Wait until every heartbeat published so far was stored (or dead-lettered)."""
 
         async def taken() -> bool:
-            done = queue_metric(self.port, PROCESSED, HEARTBEATS.name)
+            done = metric(self.port, PROCESSED, queue=HEARTBEATS.name)
             return done + await self.broker.depth(DEAD_LETTER) >= self.published
 
         await eventually(taken, 30, f"{self.published} heartbeats to be taken")

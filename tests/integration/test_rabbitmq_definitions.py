@@ -29,8 +29,10 @@ from iot_routing.access import DEVICE_INBOX, SENSOR_COMMANDS_QUEUE
 from tests.integration.db_fixtures import TestDatabase
 from tests.integration.device_broker import DeviceBroker, DeviceBrokerNode
 from tests.integration.gateway_fixtures import create_key
-from tests.integration.pipeline import Services, http_port, query
+from tests.integration.pipeline import Services, http_port, scalar
 from tests.support import REPO, wait_until
+
+pytestmark = pytest.mark.integration
 
 DEFINITIONS = REPO / COMPOSE_DEFINITIONS
 SERIAL = "defs-sensor-1"
@@ -141,8 +143,13 @@ def test_a_service_is_refused_what_belongs_to_another(node: DeviceBroker) -> Non
     _refused(_url(node, "sensor-simulator"), "declare")
 
 
+def _queue_path(queue: str) -> str:
+    """The management API's path of a queue of the default vhost."""
+    return f"/queues/%2F/{quote(queue, safe='')}"
+
+
 def _policy(node: DeviceBroker, queue: str) -> str:
-    path = f"/queues/%2F/{quote(queue, safe='')}"
+    path = _queue_path(queue)
     # The management API fills in a queue's effective policy with its statistics, a moment later.
     return str(wait_until(lambda: _get(node, path).get("policy"), 10, f"{queue}'s policy"))
 
@@ -156,7 +163,7 @@ def _start(services: Services, node: DeviceBroker, script: str, **env: str) -> N
 
 
 def _rows(database: TestDatabase, sql: str, *params: Any) -> int:
-    return int(query(database.app_url, sql, *params)[0][0])
+    return int(scalar(database.app_url, sql, *params))
 
 
 def test_services_run_as_their_own_users(
@@ -209,9 +216,7 @@ def test_services_run_as_their_own_users(
             command = reply.json()["command_id"]
             wait_until(
                 lambda: (
-                    query(database.app_url, "SELECT status FROM commands WHERE id = %s", command)[
-                        0
-                    ][0]
+                    scalar(database.app_url, "SELECT status FROM commands WHERE id = %s", command)
                     == "applied"
                 ),
                 20,
@@ -246,7 +251,7 @@ def test_services_run_as_their_own_users(
                 "the JOIN to be published",
             )
             queue = DEVICE_INBOX.name.example(device=device)
-            inbox = _get(node, f"/queues/%2F/{quote(queue, safe='')}")
+            inbox = _get(node, _queue_path(queue))
             assert inbox["arguments"] == DEVICE_INBOX.arguments
             # The generated policy's pattern really matches the runtime queues.
             assert _policy(node, queue) == "device-inboxes"
@@ -255,7 +260,7 @@ def test_services_run_as_their_own_users(
             )
             assert api.post(f"/devices/{device}/revoke").status_code == 200
             with node.management() as management:
-                gone = management.get(f"/queues/%2F/{quote(queue, safe='')}")
+                gone = management.get(_queue_path(queue))
             assert gone.status_code == 404
         for process in services.started:
             assert "ACCESS_REFUSED" not in process.logs(), process.script

@@ -31,7 +31,8 @@ from compose_spec import PyCompose
 from logs_ingester.decode import LogEntry
 from logs_ingester.logfmt import format_line
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.repository import REPO, read_env_file, service_packages
+
 COMPOSE_FILE = REPO / "compose.yaml"
 LOGS_COMPOSE_FILE = REPO / "compose.logs.yaml"
 ENV_FILE = REPO / ".env"
@@ -45,19 +46,6 @@ IMAGE = "iot-telemetry"
 RABBITMQ_METRICS_PORT = 15692
 
 _VARIABLE = re.compile(r"\$(?:(\$)|\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*))?\})")
-
-
-def read_env_file(path: Path) -> dict[str, str]:
-    """KEY=value lines of a compose .env file (no quoting is used in ours)."""
-    values = {}
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        key, separator, value = stripped.partition("=")
-        assert separator and re.fullmatch(r"[A-Z_][A-Z0-9_]*", key), f"{path}:{number}: {line!r}"
-        values[key] = value
-    return values
 
 
 def interpolate(text: str, env: dict[str, str]) -> tuple[str, set[str]]:
@@ -200,30 +188,21 @@ def services(document: dict[str, Any] | None = None) -> dict[str, dict[str, Any]
     return result
 
 
-def long_running_services() -> set[str]:
-    """The services under services/ that run as a process: those with their own Settings."""
-    names = set()
-    for config in REPO.glob("services/*/*/config.py"):
-        if re.search(
-            r"^class \w*Settings\((?:Service|Database)Settings\)", config.read_text(), re.MULTILINE
-        ):
-            names.add(config.parents[1].name)
-    return names
-
-
-def image_services() -> dict[str, dict[str, Any]]:
+def image_services(document: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    """The services running our image (of compose.yaml unless another document is given)."""
     return {
         name: service
-        for name, service in services().items()
+        for name, service in services(document).items()
         if str(service.get("image", "")).split(":")[0].endswith(IMAGE)
     }
 
 
-def one_shot_services() -> set[str]:
-    """Services others wait for to complete: jobs, not servers."""
+def one_shot_services(document: dict[str, Any] | None = None) -> set[str]:
+    """Services others wait for to complete: jobs, not servers (of compose.yaml unless another
+    document is given)."""
     return {
         dependency
-        for service in services().values()
+        for service in services(document).values()
         for dependency, condition in service.get("depends_on", {}).items()
         if condition.get("condition") == "service_completed_successfully"
     }
@@ -244,7 +223,7 @@ def test_compose_is_valid_and_every_variable_is_defined() -> None:
 
 
 def test_every_long_running_service_runs_from_the_image() -> None:
-    expected = long_running_services()
+    expected = set(service_packages())
     assert expected >= {"api-gateway", "measurements-ingester", "sensor-simulator"}
     commands = {name: service.get("command") for name, service in image_services().items()}
     for name in expected:
@@ -255,11 +234,7 @@ def test_every_long_running_service_runs_from_the_image() -> None:
 def test_the_image_is_built_once_and_never_pulled(variant: str) -> None:
     # Several services with `build:` for one tag build it once each, racing for the tag.
     document = compose() if variant == "compose.yaml" else compose_with_logs()
-    ours = {
-        name: service
-        for name, service in services(document).items()
-        if str(service.get("image", "")).split(":")[0].endswith(IMAGE)
-    }
+    ours = image_services(document)
     assert [name for name, service in ours.items() if "build" in service] == ["migrate"]
     assert all(
         service.get("pull_policy") == "never" for name, service in ours.items() if name != "migrate"
@@ -294,7 +269,7 @@ def test_every_dependency_waits_for_a_condition() -> None:
         for dependency, condition in depends_on.items():
             assert dependency in services(), f"{name} depends on unknown {dependency}"
             assert condition.get("condition") in allowed, f"{name} -> {dependency}"
-    for name in long_running_services() - {"sensor-simulator"}:
+    for name in service_packages().keys() - {"sensor-simulator"}:
         conditions = {
             dependency: value["condition"]
             for dependency, value in services()[name]["depends_on"].items()
@@ -365,7 +340,7 @@ def test_passwords_live_in_env_only_and_are_marked_local() -> None:
 
 
 def test_services_use_their_own_broker_user_and_the_app_database_role() -> None:
-    for name in long_running_services():
+    for name in service_packages():
         environment = services()[name]["environment"]
         amqp = urlsplit(environment["IOT_AMQP_URL"])
         assert (amqp.username, amqp.hostname) == (name, "rabbitmq"), name
@@ -455,7 +430,7 @@ def test_prometheus_scrapes_every_service_and_rabbitmq_by_compose_name() -> None
     targets = _scrape_targets()
     for host, _ in targets:
         assert host in services(), f"scrape target {host} is no compose service"
-    for name in long_running_services():
+    for name in service_packages():
         assert (name, http_port(services()[name])) in targets, f"{name} is not scraped"
     rabbitmq_paths = targets[("rabbitmq", RABBITMQ_METRICS_PORT)]
     assert {"/metrics", "/metrics/detailed"} <= rabbitmq_paths
@@ -619,12 +594,7 @@ def test_the_logs_layer_adds_loki_and_alloy_and_keeps_the_base_services() -> Non
 
 def test_the_logs_layer_keeps_healthchecks_and_waits_for_conditions() -> None:
     layered = logs_services()
-    jobs = {
-        dependency
-        for service in layered.values()
-        for dependency, condition in service.get("depends_on", {}).items()
-        if condition.get("condition") == "service_completed_successfully"
-    }
+    jobs = one_shot_services(compose_with_logs())
     assert jobs == {"migrate", "logs-volume-init"}
     allowed = {"service_healthy", "service_completed_successfully"}
     for name, service in layered.items():

@@ -23,9 +23,9 @@ import yaml
 from dockerfile_parse import DockerfileParser
 from packaging.specifiers import SpecifierSet
 
-from tests.unit.test_compose import image_services, long_running_services
+from tests.repository import REPO, console_scripts, service_packages
+from tests.unit.test_compose import image_services
 
-REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO / "Dockerfile"
 DOCKERIGNORE = REPO / ".dockerignore"
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
@@ -51,10 +51,6 @@ def stages() -> list[list[Instruction]]:
 
 def values(stage: list[Instruction], name: str) -> list[str]:
     return [str(item["value"]) for item in stage if item["instruction"] == name]
-
-
-def console_scripts() -> set[str]:
-    return set(PYPROJECT["project"]["scripts"])
 
 
 def test_the_image_is_built_in_stages_from_a_builder() -> None:
@@ -133,7 +129,7 @@ def test_every_command_given_to_the_image_is_a_console_script() -> None:
     for command in commands:
         assert command[0] in console_scripts(), f"{command[0]} is no console script"
     run = {command[0] for command in commands}
-    assert long_running_services() <= run
+    assert set(service_packages()) <= run
     assert "iot-db" in run
 
 

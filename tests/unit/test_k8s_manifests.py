@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import base64
 import functools
-import importlib
 import re
 import shutil
 import subprocess
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +23,15 @@ import kubernetes_validate  # no stubs, no py.typed
 import pytest
 import yaml
 from iot_devstack import k8s_files
-from iot_service.settings import ServiceSettings
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.repository import (
+    REPO,
+    console_scripts,
+    default_http_port,
+    read_env_file,
+    service_packages,
+)
+
 K8S = REPO / "k8s"
 OVERLAYS = ("dev", "prod")
 # The Kubernetes version the manifests must be valid for (kubectl on the CI machine is 1.32).
@@ -56,8 +60,6 @@ CRD_SPEC_FIELDS = {
 }
 TOPOLOGY_REQUIRED = {"rabbitmqClusterReference"}
 POD_METRICS_ENDPOINT_FIELDS = {"port", "path", "params", "honorLabels", "interval", "relabelings"}
-# Tools with a __main__.py that are not long-running services.
-NOT_SERVICES = {"iotctl"}
 STATEFULSETS = {"sensor-simulator"}
 UID = 10001
 # Labels the RabbitMQ Cluster Operator gives the pods of a RabbitmqCluster named <name>, and
@@ -93,40 +95,6 @@ def find(docs: tuple[Doc, ...], kind: str, name: str) -> Doc:
     matches = [doc for doc in of_kind(docs, kind) if doc["metadata"]["name"] == name]
     assert len(matches) == 1, f"expected one {kind} {name}, found {len(matches)}"
     return matches[0]
-
-
-@functools.cache
-def long_running_services() -> dict[str, str]:
-    """Service directory name -> its package, for each services/*/<pkg>/__main__.py."""
-    found = {}
-    for main in sorted(REPO.glob("services/*/*/__main__.py")):
-        name = main.parent.parent.name
-        if name not in NOT_SERVICES:
-            found[name] = main.parent.name
-    return found
-
-
-@functools.cache
-def console_scripts() -> dict[str, str]:
-    with open(REPO / "pyproject.toml", "rb") as file:
-        scripts: dict[str, str] = tomllib.load(file)["project"]["scripts"]
-    return scripts
-
-
-def default_http_port(package: str) -> int:
-    """IOT_HTTP_PORT's default, from the settings class in the service's config module."""
-    module = importlib.import_module(f"{package}.config")
-    classes = [
-        value
-        for value in vars(module).values()
-        if isinstance(value, type)
-        and issubclass(value, ServiceSettings)
-        and value.__module__ == module.__name__
-    ]
-    assert len(classes) == 1, f"{package}.config: expected one settings class, got {classes}"
-    default = classes[0].model_fields["http_port"].default
-    assert isinstance(default, int)
-    return default
 
 
 def pod_templates(docs: tuple[Doc, ...]) -> list[tuple[str, Doc]]:
@@ -249,16 +217,14 @@ def test_everything_lives_in_the_overlay_namespace(overlay: str) -> None:
 
 def test_the_service_list_is_derived_from_the_repository() -> None:
     # Guards the parametrisation below against finding nothing (a moved services/ folder).
-    assert {"api-gateway", "measurements-ingester", "sensor-simulator"} <= set(
-        long_running_services()
-    )
+    assert {"api-gateway", "measurements-ingester", "sensor-simulator"} <= set(service_packages())
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-@pytest.mark.parametrize("service", sorted(long_running_services()))
+@pytest.mark.parametrize("service", sorted(service_packages()))
 def test_every_service_has_its_workload_probes_and_metrics_port(overlay: str, service: str) -> None:
     docs = build(overlay)
-    package = long_running_services()[service]
+    package = service_packages()[service]
     kind = "StatefulSet" if service in STATEFULSETS else "Deployment"
     workload = find(docs, kind, service)
     template = workload["spec"]["template"]
@@ -270,7 +236,7 @@ def test_every_service_has_its_workload_probes_and_metrics_port(overlay: str, se
     assert console_scripts()[service] == f"{package}.__main__:main"
     assert re.search(r"(^|/)iot-telemetry(:|$)", container["image"]), container["image"]
 
-    port = default_http_port(package)
+    port = default_http_port(service)
     ports = {p.get("name"): p["containerPort"] for p in container["ports"]}
     assert ports["http"] == port
     env = {e["name"]: e.get("value") for e in container.get("env", [])}
@@ -548,15 +514,9 @@ def test_timescaledb_mounts_the_compose_init_scripts_and_config() -> None:
     )
 
 
-def dotenv() -> dict[str, str]:
-    lines = (REPO / ".env").read_text().splitlines()
-    pairs = [line.split("=", 1) for line in lines if "=" in line and not line.startswith("#")]
-    return {key.strip(): value.strip() for key, value in pairs}
-
-
 def test_infrastructure_images_match_compose() -> None:
     # The same RabbitMQ and TimescaleDB versions as compose (tags pinned in .env).
-    env = dotenv()
+    env = read_env_file(REPO / ".env")
     docs = build("prod")
     rabbitmq = find(docs, "RabbitmqCluster", "rabbitmq")["spec"]["image"]
     assert rabbitmq == f"rabbitmq:{env['RABBITMQ_IMAGE_TAG']}"
@@ -701,7 +661,7 @@ def test_prod_pod_monitors_scrape_every_service_keeping_its_service_label() -> N
         services += 1
         assert endpoints == [{"port": "http", "path": "/metrics", "honorLabels": True}], where
         assert "http" in ports, where
-    assert services == len(long_running_services())
+    assert services == len(service_packages())
     assert of_kind(build("dev"), "PodMonitor") == []  # dev needs no Prometheus Operator
 
 

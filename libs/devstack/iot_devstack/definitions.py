@@ -43,7 +43,7 @@ from iot_routing.access import (
     union,
 )
 
-from iot_devstack.generated import REPO, generator_main, stale_paths, write_files
+from iot_devstack.generated import REPO, files_main, stale_paths
 
 COMPOSE_DEFINITIONS = Path("dependencies/rabbitmq/definitions.json")
 K8S_TOPOLOGY = Path("k8s/base/rabbitmq/topology.yaml")
@@ -342,55 +342,32 @@ def k8s_topology() -> list[dict[str, Any]]:
 
 def k8s_users() -> list[dict[str, Any]]:
     """User, Permission and TopicPermission resources (namespace left to kustomize)."""
-    cluster = {"name": CLUSTER}
     resources: list[dict[str, Any]] = []
     users = [(MONITORING, ["monitoring"], None), *((p.name, [], p) for p in SERVICES)]
     for name, tags, party in users:
-        resources.append(
-            {
-                "apiVersion": "rabbitmq.com/v1beta1",
-                "kind": "User",
-                "metadata": {"name": name},
-                "spec": {
-                    "tags": tags,
-                    "rabbitmqClusterReference": cluster,
-                    # keys `username` (= the resource name) and `password`
-                    "importCredentialsSecret": {"name": f"rabbitmq-user-{name}"},
-                },
-            }
-        )
+        # The secret's keys: `username` (= the resource name) and `password`.
+        secret = {"name": f"rabbitmq-user-{name}"}
+        resources.append(_resource("User", name, {"tags": tags, "importCredentialsSecret": secret}))
         if party is None:
             continue
         granted = permissions(party)
+        user = {"name": name}
+        rights = {"configure": granted.configure, "write": granted.write, "read": granted.read}
         resources.append(
-            {
-                "apiVersion": "rabbitmq.com/v1beta1",
-                "kind": "Permission",
-                "metadata": {"name": name},
-                "spec": {
-                    "vhost": VHOST,
-                    "userReference": {"name": name},
-                    "permissions": {
-                        "configure": granted.configure,
-                        "write": granted.write,
-                        "read": granted.read,
-                    },
-                    "rabbitmqClusterReference": cluster,
-                },
-            }
+            _resource(
+                "Permission", name, {"vhost": VHOST, "userReference": user, "permissions": rights}
+            )
         )
         resources += [
-            {
-                "apiVersion": "rabbitmq.com/v1beta1",
-                "kind": "TopicPermission",
-                "metadata": {"name": f"{name}-{_k8s_name(exchange)}"},
-                "spec": {
+            _resource(
+                "TopicPermission",
+                f"{name}-{_k8s_name(exchange)}",
+                {
                     "vhost": VHOST,
-                    "userReference": {"name": name},
+                    "userReference": user,
                     "permissions": {"exchange": exchange, "write": write, "read": read},
-                    "rabbitmqClusterReference": cluster,
                 },
-            }
+            )
             for exchange, (write, read) in granted.topics.items()
         ]
     return resources
@@ -428,13 +405,12 @@ def stale_files(root: Path = REPO) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return generator_main(
+    return files_main(
         argv,
         description=__doc__.split("\n", 1)[0],
         what="RabbitMQ definitions and k8s topology",
         fix=FIX,
-        stale=stale_files,
-        write=lambda: write_files(rendered()),
+        render=rendered,
     )
 
 

@@ -32,6 +32,25 @@ def stale_paths(files: dict[Path, str], root: Path = REPO) -> list[str]:
     ]
 
 
+def files_main(
+    argv: list[str] | None,
+    *,
+    description: str,
+    what: str,
+    fix: str,
+    render: Callable[[], dict[Path, str]],
+) -> int:
+    """generator_main for a generator that renders whole files (path -> content)."""
+    return generator_main(
+        argv,
+        description=description,
+        what=what,
+        fix=fix,
+        stale=lambda: stale_paths(render()),
+        write=lambda: write_files(render()),
+    )
+
+
 def generator_main(
     argv: list[str] | None,
     *,

@@ -15,9 +15,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from iot_devstack.generated import generator_main
+from iot_devstack.generated import REPO, generator_main
 
-REPO = Path(__file__).resolve().parents[3]
 SOURCE = REPO / "dependencies" / "timescaledb"
 TARGET = REPO / "k8s" / "base" / "files"
 INITDB = "initdb"
@@ -65,10 +64,9 @@ def kustomization(names: list[str]) -> str:
 
 def expected(source: Path = SOURCE) -> dict[str, bytes]:
     """Every file k8s/base/files/ must hold (path relative to it) and its exact content."""
-    files = {
-        f"timescaledb/{name}": path.read_bytes() for name, path in source_files(source).items()
-    }
-    files[KUSTOMIZATION] = kustomization(sorted(source_files(source))).encode()
+    sources = source_files(source)
+    files = {f"timescaledb/{name}": path.read_bytes() for name, path in sources.items()}
+    files[KUSTOMIZATION] = kustomization(sorted(sources)).encode()
     return files
 
 

@@ -7,9 +7,9 @@ from iot_messaging.consumer import (
     BatchConsumer,
     ConsumerMetrics,
     Delivery,
+    EndToEndLag,
     InvalidMessageError,
     QueueMetrics,
-    end_to_end_lag,
 )
 from iot_messaging.publisher import (
     Publisher,
@@ -25,6 +25,7 @@ __all__ = [
     "BatchConsumer",
     "ConsumerMetrics",
     "Delivery",
+    "EndToEndLag",
     "InvalidMessageError",
     "PublishError",
     "Publisher",
@@ -32,7 +33,6 @@ __all__ = [
     "connect_with_retry",
     "declare_queue",
     "declare_topology",
-    "end_to_end_lag",
     "message_properties",
     "publish_confirmed",
 ]

@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -27,7 +27,7 @@ from aiormq.abc import AbstractChannel, AbstractConnection, DeliveredMessage
 from iot_routing import QueueSpec
 from iot_service import Health, ServiceMetrics
 from iot_service.metrics import SIZE_BUCKETS
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter
 
 from iot_messaging.backoff import Backoff
 from iot_messaging.connection import BROKER_ERRORS, connect_with_retry
@@ -122,17 +122,26 @@ class QueueMetrics:
         return self._family.dead_lettered.labels(queue=self._queue, reason=reason)
 
 
-def end_to_end_lag(metrics: ServiceMetrics, queue: QueueSpec) -> Histogram:
-    """The histogram of seconds from a message's source time to its commit, for one queue.
+class EndToEndLag:
+    """Seconds from the time a sensor stamped a message to its commit, for one queue.
 
     Named alike in every ingester, so one dashboard panel shows the lag of every pipeline.
+    One per process: it creates the metric, which a registry accepts once.
     """
-    family = metrics.histogram(
-        "end_to_end_lag_seconds",
-        "From the time a sensor stamped a message to its commit",
-        labels=["queue"],
-    )
-    return family.labels(queue=queue.name)
+
+    def __init__(self, metrics: ServiceMetrics, queue: QueueSpec) -> None:
+        family = metrics.histogram(
+            "end_to_end_lag_seconds",
+            "From the time a sensor stamped a message to its commit",
+            labels=["queue"],
+        )
+        self._histogram = family.labels(queue=queue.name)
+
+    def observe(self, stamped_us: Iterable[int]) -> None:
+        """Record the lag of messages just committed, from their source times (µs since epoch)."""
+        now_us = time.time_ns() // 1000
+        for stamp in stamped_us:
+            self._histogram.observe(max(0.0, (now_us - stamp) / 1e6))
 
 
 Decoder = Callable[[DeliveredMessage], tuple[T, int]]

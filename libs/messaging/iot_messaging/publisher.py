@@ -13,7 +13,7 @@ from iot_routing import EXCHANGE, QueueSpec
 
 from iot_messaging.backoff import Backoff
 from iot_messaging.connection import BROKER_ERRORS, connect_with_retry
-from iot_messaging.topology import declare_topology
+from iot_messaging.topology import declare_queue, declare_topology
 
 CONTENT_TYPE = "application/x-protobuf"
 PERSISTENT = 2
@@ -133,7 +133,8 @@ class Publisher:
         if queue.name in self._declared:
             return
         try:
-            await declare_topology(channel, queue, exchanges=self._declare_exchanges)
+            # The exchanges were declared (or left to the broker) when the channel opened.
+            await declare_queue(channel, queue)
         except BROKER_ERRORS as exc:
             await self._reset(channel)
             raise PublishError(f"cannot declare {queue.name}: {exc!r}") from exc

@@ -12,7 +12,7 @@ must change too; the tests compare both against the services' behaviour.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,9 +114,6 @@ class Name:
         return "".join(
             words[part] if index % 2 else escape(part) for index, part in enumerate(parts)
         )
-
-    def matches(self, name: str) -> bool:
-        return re.fullmatch(self.regex, name) is not None
 
     def example(self, **values: str) -> str:
         """A concrete name: the given values, else each word's placeholder."""
@@ -289,10 +286,6 @@ class Party:
         """Declared queues and their dead-letter queues."""
         return tuple(q for queue in self.declares for q in queue.with_dead_letter())
 
-    @property
-    def declares_exchanges(self) -> bool:
-        return self.exchanges and (bool(self.declares) or self.internal_user)
-
 
 SENSOR_SIMULATOR = Party(
     "sensor-simulator",
@@ -356,6 +349,7 @@ DEVICE_CLIENT = Party(
     consumes=(DEVICE_INBOX,),
     publishes=(DEVICE_JOIN_ACKS, DEVICE_PONGS),
     internal_user=False,
+    exchanges=False,
 )
 
 PARTIES = (
@@ -410,14 +404,6 @@ def routes_into(queue: Queue) -> tuple[Route, ...]:
     )
 
 
-def receivers(route: Route) -> Iterator[tuple[Party, Queue]]:
-    """Who consumes a route's messages, and from which queue."""
-    for party in PARTIES:
-        for queue in party.consumes:
-            if route in routes_into(queue):
-                yield party, queue
-
-
 @dataclass(frozen=True)
 class Needs:
     """The names a party needs each permission on (RabbitMQ's rules, per operation):
@@ -447,7 +433,7 @@ def needs(party: Party) -> Needs:
     read: list[Name] = []
     topic_read: dict[str, list[Name]] = {exchange.name: [] for exchange in EXCHANGES}
     topic_write: dict[str, list[Name]] = {exchange.name: [] for exchange in EXCHANGES}
-    if party.declares_exchanges:
+    if party.exchanges:
         configure += [Name(exchange.name) for exchange in EXCHANGES]
     for queue in party.declared_queues:
         configure.append(queue.name)

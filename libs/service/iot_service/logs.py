@@ -17,8 +17,8 @@ from structlog.typing import EventDict, Processor
 
 def _add_service(service: str) -> Processor:
     def add(_logger: Any, _method: str, event_dict: EventDict) -> EventDict:
-        # Set here rather than only through contextvars: threads and tasks created before the
-        # binding (uvicorn's, a thread pool's) would otherwise log without it.
+        # A processor rather than a contextvars binding: threads and tasks whose context was
+        # copied before the binding (uvicorn's, a thread pool's) would otherwise log without it.
         event_dict.setdefault("service", service)
         return event_dict
 
@@ -67,5 +67,4 @@ def configure_logging(service: str, level: str = "info", fmt: str = "auto") -> A
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(max(numeric_level, logging.WARNING))
-    structlog.contextvars.bind_contextvars(service=service)
     return structlog.get_logger()

@@ -119,7 +119,7 @@ def wait_for_schema_command(database_url: str, timeout: float) -> None:
             ]
         except (MigrationError, psycopg.Error) as exc:
             # Server down, database or role not created yet: all expected while a cluster boots.
-            waiting_for = "the database (" + " ".join(str(exc).split()) + ")"
+            waiting_for = f"the database ({_one_line(exc)})"
         else:
             if not pending:
                 click.echo("the schema is up to date")
@@ -170,4 +170,9 @@ def _one_line_errors() -> Iterator[None]:
     try:
         yield
     except (MigrationError, psycopg.Error, asyncpg.PostgresError, OSError) as exc:
-        raise click.ClickException(" ".join(str(exc).split())) from exc
+        raise click.ClickException(_one_line(exc)) from exc
+
+
+def _one_line(error: BaseException) -> str:
+    # Server messages span lines (DETAIL, HINT); a CLI error or a wait note is one line.
+    return " ".join(str(error).split())

@@ -213,8 +213,11 @@ def _interrupt_after() -> Iterator[None]:
     its connection pool; closing the client afterwards (every `--wait` and `--follow` does,
     on Ctrl-C) then waits for that lock forever. The wait is bounded by the request timeout.
     """
-    if threading.current_thread() is not threading.main_thread():
-        yield  # only the main thread receives signals
+    if (
+        threading.current_thread() is not threading.main_thread()  # only it receives signals
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler  # ignored or taken
+    ):
+        yield
         return
     interrupted: list[int] = []
     previous = signal.signal(signal.SIGINT, lambda signum, _frame: interrupted.append(signum))

@@ -9,12 +9,11 @@ such duplicates). Lines are never lost from the file.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from iot_messaging import end_to_end_lag
+from iot_messaging import EndToEndLag
 from iot_routing import LOGS
 from iot_service import ServiceMetrics
 from iot_storage.directory import SensorDirectory
@@ -52,7 +51,7 @@ class LogStore:
         self._logs_file = logs_file
         self._directory = SensorDirectory()
         self._stored = metrics.counter("log_lines_written", "Log lines stored in sensor_logs")
-        self._lag = end_to_end_lag(metrics, LOGS)
+        self._lag = EndToEndLag(metrics, LOGS)
 
     async def __call__(self, batch: Sequence[LogEntry]) -> None:
         # A line republished by its sensor can appear twice in one batch; keep one.
@@ -85,7 +84,5 @@ class LogStore:
         stored = len(inserted)
         self._stored.inc(stored)
         # A log line's own time is when the sensor wrote it: the lag covers its whole trip.
-        now_us = time.time_ns() // 1000
-        for entry in fresh:
-            self._lag.observe(max(0.0, (now_us - entry.time_us) / 1e6))
+        self._lag.observe(entry.time_us for entry in fresh)
         self._log.debug("log lines stored", stored=stored, duplicates=len(batch) - stored)

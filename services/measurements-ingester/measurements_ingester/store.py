@@ -8,13 +8,12 @@ rolls back, so exactly one of them stores it.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-from iot_messaging import end_to_end_lag
+from iot_messaging import EndToEndLag
 from iot_routing import MEASUREMENTS_DB_WRITER
 from iot_service import ServiceMetrics
 from iot_storage.copy import MEASUREMENT_COLUMNS, SampleRun, encode_measurements
@@ -86,16 +85,13 @@ class MeasurementStore:
         self._duplicates = metrics.counter(
             "duplicate_batches", "Batches skipped because they were already stored"
         )
-        self._lag = end_to_end_lag(metrics, MEASUREMENTS_DB_WRITER)
+        self._lag = EndToEndLag(metrics, MEASUREMENTS_DB_WRITER)
 
     async def __call__(self, batches: Sequence[Batch]) -> None:
         result = await self.write(batches)
         self._rows.inc(result.rows)
         self._duplicates.inc(result.duplicate_batches)
-        now_us = time.time_ns() // 1000
-        for batch in batches:
-            if batch.sent_at_us:
-                self._lag.observe(max(0.0, (now_us - batch.sent_at_us) / 1e6))
+        self._lag.observe(batch.sent_at_us for batch in batches if batch.sent_at_us)
         self._log.info(
             "batch committed",
             batches=result.stored_batches,

@@ -12,7 +12,7 @@ import asyncio
 import sys
 
 from iot_messaging import Publisher
-from iot_routing import COMMAND_ACKS, HEARTBEATS, LOGS, MEASUREMENTS_DB_WRITER, REGISTRY_CREATED
+from iot_routing import SERVICE_QUEUES
 from iot_service import (
     Health,
     HealthServer,
@@ -28,9 +28,6 @@ from sensor_simulator.command_consumer import CommandConsumer
 from sensor_simulator.config import SimulatorSettings
 from sensor_simulator.heartbeat_sender import HeartbeatSender
 from sensor_simulator.metrics import SimulatorMetrics
-
-# The fan-in queues of everything the simulator publishes.
-CONSUMER_QUEUES = (MEASUREMENTS_DB_WRITER, REGISTRY_CREATED, LOGS, COMMAND_ACKS, HEARTBEATS)
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -64,7 +61,7 @@ def main() -> int:
     publisher = Publisher(
         settings.amqp_url,
         log,
-        declare=CONSUMER_QUEUES if settings.declare_topology else (),
+        declare=SERVICE_QUEUES if settings.declare_topology else (),
         max_delay=settings.reconnect_max_seconds,
         declare_exchanges=settings.declare_topology,
     )
